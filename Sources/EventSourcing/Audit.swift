@@ -1,0 +1,202 @@
+import Foundation
+public import Postgres
+
+/// A problem an audit found, pointing at the exact stream and version.
+public struct AuditFinding: Sendable, Equatable, CustomStringConvertible {
+    public let stream: String?
+    public let version: Int64?
+    public let problem: String
+
+    public init(stream: String?, version: Int64?, problem: String) {
+        self.stream = stream
+        self.version = version
+        self.problem = problem
+    }
+
+    public var description: String {
+        switch (stream, version) {
+        case let (s?, v?): "stream \(s) version \(v): \(problem)"
+        case let (s?, nil): "stream \(s): \(problem)"
+        default: problem
+        }
+    }
+}
+
+/// Recomputes every stream's hash chain in Swift (independently of the server's functions)
+/// and checks that the store's immutability triggers are in place.
+public struct ChainVerifier {
+    public struct Report: Sendable {
+        public var streams = 0
+        public var events = 0
+        public var findings: [AuditFinding] = []
+    }
+
+    public let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) { self.db = db }
+
+    static let zeroHash = Data(repeating: 0, count: 32)
+
+    /// The exact bytes an event's hash covers (see `event_store.hash_input` in schema/0001).
+    static func hashInput(stream: String, version: Int64, eventID: String, type: String, schemaVersion: Int,
+                          payload: String, metadata: String, recordedAt: String) -> [UInt8] {
+        Array([stream, String(version), eventID, type, String(schemaVersion), payload, metadata, recordedAt]
+            .joined(separator: "\n").utf8)
+    }
+
+    /// Verifies all chains, reading in batches of `batchSize` events.
+    public func verify(batchSize: Int = 5000) throws -> Report {
+        var report = Report()
+        var heads: [String: (version: Int64, hash: Data)] = [:]
+        for row in try db.query("SELECT stream_name, version, head_hash FROM event_store.streams") {
+            heads[try row.decode("stream_name")] = (try row.decode("version"), try row.decode("head_hash"))
+        }
+        report.streams = heads.count
+        var lastStream = ""
+        var lastVersion: Int64 = 0
+        var currentStream: String?
+        var expectedVersion: Int64 = 0
+        var previous = Self.zeroHash
+        func closeStream() {
+            guard let s = currentStream else { return }
+            if let head = heads[s] {
+                if head.version != expectedVersion {
+                    report.findings.append(AuditFinding(stream: s, version: head.version,
+                        problem: "the stream head says version \(head.version) but the last event is version \(expectedVersion) (an event was deleted or added behind the store's back)"))
+                } else if head.hash != previous {
+                    report.findings.append(AuditFinding(stream: s, version: head.version, problem: "the stream head hash does not match its last event"))
+                }
+                heads[s] = nil
+            } else {
+                report.findings.append(AuditFinding(stream: s, version: nil, problem: "events exist for a stream with no head record"))
+            }
+        }
+        while true {
+            let rows = try db.query("""
+                SELECT stream_name, stream_version, event_id::text AS event_id, event_type, schema_version,
+                       payload::text AS payload, metadata::text AS metadata,
+                       to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at,
+                       previous_hash, hash
+                  FROM event_store.events
+                 WHERE (stream_name, stream_version) > (\(lastStream), \(lastVersion))
+                 ORDER BY stream_name, stream_version
+                 LIMIT \(batchSize)
+                """)
+            for row in rows {
+                let stream: String = try row.decode("stream_name")
+                let version: Int64 = try row.decode("stream_version")
+                if stream != currentStream {
+                    closeStream()
+                    currentStream = stream
+                    expectedVersion = 0
+                    previous = Self.zeroHash
+                }
+                report.events += 1
+                if version != expectedVersion + 1 {
+                    report.findings.append(AuditFinding(stream: stream, version: expectedVersion + 1,
+                        problem: "version \(expectedVersion + 1) is missing (next stored version is \(version))"))
+                }
+                let storedPrevious: Data = try row.decode("previous_hash")
+                let stored: Data = try row.decode("hash")
+                if storedPrevious != previous {
+                    report.findings.append(AuditFinding(stream: stream, version: version, problem: "previous_hash does not match the hash of the event before it (events removed or reordered)"))
+                }
+                let input = Self.hashInput(stream: stream, version: version, eventID: try row.decode("event_id"),
+                                           type: try row.decode("event_type"), schemaVersion: try row.decode("schema_version"),
+                                           payload: try row.decode("payload"), metadata: try row.decode("metadata"),
+                                           recordedAt: try row.decode("recorded_at"))
+                let computed = SHA256.hash(Array(storedPrevious) + input)
+                if computed != stored {
+                    report.findings.append(AuditFinding(stream: stream, version: version, problem: "the event's content does not match its hash (altered after it was recorded)"))
+                }
+                previous = stored
+                expectedVersion = version
+                lastStream = stream
+                lastVersion = version
+            }
+            if rows.count < batchSize { break }
+        }
+        closeStream()
+        for (s, head) in heads.sorted(by: { $0.key < $1.key }) where head.version > 0 {
+            report.findings.append(AuditFinding(stream: s, version: head.version, problem: "the stream head says version \(head.version) but the stream has no events"))
+        }
+        report.findings += try immutabilityFindings()
+        return report
+    }
+
+    /// Checks that the triggers which reject UPDATE, DELETE and TRUNCATE are present and enabled.
+    public func immutabilityFindings() throws -> [AuditFinding] {
+        let expected = ["events_immutable", "events_no_truncate", "commands_immutable", "commands_no_truncate"]
+        var present: [String: String] = [:]
+        for row in try db.query("""
+            SELECT t.tgname, t.tgenabled::text AS enabled FROM pg_trigger t
+              JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'event_store' AND NOT t.tgisinternal
+            """) {
+            present[try row.decode("tgname")] = try row.decode("enabled", as: String.self)
+        }
+        var findings: [AuditFinding] = []
+        for name in expected {
+            switch present[name] {
+            case nil: findings.append(AuditFinding(stream: nil, version: nil, problem: "immutability trigger \(name) is missing"))
+            case "D": findings.append(AuditFinding(stream: nil, version: nil, problem: "immutability trigger \(name) is disabled"))
+            default: break
+            }
+        }
+        return findings
+    }
+}
+
+/// A digest of every stream head at a checkpoint, for auditors to keep. Because each head hash
+/// chains over all earlier events of its stream, a later digest at the same checkpoint that
+/// still matches proves that no event up to that checkpoint changed.
+public struct HeadDigest: Sendable, Equatable, CustomStringConvertible {
+    public let checkpoint: Checkpoint
+    public let streams: Int
+    public let digest: String
+
+    /// `muster-head:1:<transaction id>:<position>:<sha256 hex>`.
+    public var description: String { "muster-head:1:\(checkpoint.transactionID):\(checkpoint.position):\(digest)" }
+
+    public init?(parsing text: String) {
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":")
+        guard parts.count == 5, parts[0] == "muster-head", parts[1] == "1",
+              let tx = UInt64(parts[2]), let pos = Int64(parts[3]), parts[4].count == 64,
+              parts[4].allSatisfy({ $0.isHexDigit }) else { return nil }
+        checkpoint = Checkpoint(transactionID: tx, position: pos)
+        streams = 0
+        digest = String(parts[4]).lowercased()
+    }
+
+    init(checkpoint: Checkpoint, streams: Int, digest: String) {
+        self.checkpoint = checkpoint
+        self.streams = streams
+        self.digest = digest
+    }
+
+    /// Computes the digest at `checkpoint`, or at the newest visible event when nil.
+    public static func compute(_ db: PostgresConnection, at checkpoint: Checkpoint? = nil) throws -> HeadDigest {
+        let at: Checkpoint
+        if let checkpoint {
+            at = checkpoint
+        } else {
+            let rows = try db.query("""
+                SELECT transaction_id::text AS transaction_id, position FROM event_store.events
+                 WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY transaction_id DESC, position DESC LIMIT 1
+                """)
+            at = try rows.first.map { Checkpoint(transactionID: try $0.decode("transaction_id"), position: try $0.decode("position")) } ?? .start
+        }
+        let rows = try db.query("""
+            SELECT DISTINCT ON (stream_name) stream_name, stream_version, hash FROM event_store.events
+             WHERE (transaction_id, position) <= (\(String(at.transactionID))::xid8, \(at.position))
+             ORDER BY stream_name, stream_version DESC
+            """)
+        var text = ""
+        for row in rows {
+            let hash: Data = try row.decode("hash")
+            text += "\(try row.decode("stream_name", as: String.self)) \(try row.decode("stream_version", as: Int64.self)) \(hash.hexString)\n"
+        }
+        return HeadDigest(checkpoint: at, streams: rows.count, digest: SHA256.hex(Array(text.utf8)))
+    }
+}

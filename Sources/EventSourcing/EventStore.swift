@@ -1,0 +1,244 @@
+public import Foundation
+public import Postgres
+
+/// A failed append or read.
+public struct EventStoreError: Error, Sendable, CustomStringConvertible {
+    private enum Code: Sendable {
+        case conflict
+        case commandReused
+        case invalidRequest
+        case database
+    }
+
+    private let code: Code
+    public let description: String
+    /// For a conflict: the stream whose expectation failed.
+    public let stream: String?
+    /// The underlying database error, when there is one.
+    public let underlying: PostgresError?
+
+    /// A wrong expected version: nothing was written; re-read, decide again and retry.
+    public var isConcurrencyConflict: Bool { code == .conflict }
+    /// The command id was used before for a different command.
+    public var isCommandReused: Bool { code == .commandReused }
+    /// The database could not be reached or the connection dropped.
+    public var isUnavailable: Bool { underlying?.isConnectionFailure == true }
+
+    init(_ error: PostgresError) {
+        switch error.sqlState {
+        case "MU001":
+            code = .conflict
+            let detail = error.detail.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            stream = detail?["stream"] as? String
+            description = "concurrency conflict: \(error.message)"
+        case "MU002":
+            code = .commandReused
+            stream = nil
+            description = error.message
+        case "MU003":
+            code = .invalidRequest
+            stream = nil
+            description = "invalid append: \(error.message)"
+        default:
+            code = .database
+            stream = nil
+            description = error.isConnectionFailure ? "database unavailable: \(error)" : error.description
+        }
+        underlying = error
+    }
+
+    init(invalid message: String) {
+        code = .invalidRequest
+        stream = nil
+        description = message
+        underlying = nil
+    }
+}
+
+/// Where a reader stops: at a recorded time, or at a global position.
+public enum AsOf: Sendable, Equatable {
+    case time(Date)
+    case position(Int64)
+}
+
+/// The PostgreSQL event store: append with optimistic concurrency, read streams, categories
+/// and the whole log in a global order that never skips a late-committing transaction.
+public final class EventStore {
+    public let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) {
+        self.db = db
+    }
+
+    // MARK: Append
+
+    /// Appends events to one or more streams in one transaction, each with its own expectation.
+    ///
+    /// - Parameters:
+    ///   - appends: per stream, the expected version and the events.
+    ///   - commandID: when given, a second append with the same id writes nothing and returns the first result.
+    ///   - command: the command as submitted (JSON), kept for the audit trail and to detect a reused id.
+    /// - Throws: `EventStoreError`: a conflict names the stream, expected and actual version; nothing is written.
+    @discardableResult
+    public func append(_ appends: [StreamAppend], commandID: UUID? = nil, command: Data? = nil) throws(EventStoreError) -> AppendResult {
+        guard !appends.isEmpty else { throw EventStoreError(invalid: "nothing to append") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var request = "{\"streams\":["
+        for (i, a) in appends.enumerated() {
+            if i > 0 { request += "," }
+            request += "{\"stream\":\(JSONText.quote(a.stream)),"
+            switch a.expected {
+            case .exact(let n): request += "\"expected\":\"exact\",\"expected_version\":\(n),"
+            case .noStream: request += "\"expected\":\"no_stream\","
+            case .streamExists: request += "\"expected\":\"stream_exists\","
+            case .any: request += "\"expected\":\"any\","
+            }
+            request += "\"events\":["
+            for (j, e) in a.events.enumerated() {
+                if j > 0 { request += "," }
+                guard let metadata = try? encoder.encode(e.metadata) else {
+                    throw EventStoreError(invalid: "event \(e.type) has metadata that cannot be encoded")
+                }
+                request += "{\"event_id\":\"\(e.eventID.uuidString.lowercased())\",\"type\":\(JSONText.quote(e.type)),"
+                request += "\"schema_version\":\(e.schemaVersion),\"payload\":"
+                request += String(decoding: e.payload, as: UTF8.self)
+                request += ",\"metadata\":" + String(decoding: metadata, as: UTF8.self) + "}"
+            }
+            request += "]}"
+        }
+        request += "]}"
+        let commandText = command.map { String(decoding: $0, as: UTF8.self) }
+        do {
+            let rows = try db.query("SELECT event_store.append(\(commandID), \(commandText)::jsonb, \(request)::jsonb) AS result")
+            let text = try rows.first?.decode("result", as: String.self) ?? "{}"
+            return try JSONDecoder().decode(AppendResult.self, from: Data(text.utf8))
+        } catch let error as PostgresError {
+            throw EventStoreError(error)
+        } catch {
+            throw EventStoreError(invalid: "the store returned an unreadable append result: \(error)")
+        }
+    }
+
+    /// The result recorded for a command id, when that command was applied.
+    public func commandResult(_ commandID: UUID) throws(EventStoreError) -> AppendResult? {
+        do {
+            let rows = try db.query("SELECT result::text AS result FROM event_store.commands WHERE command_id = \(commandID)")
+            guard let text = try rows.first?.decode("result", as: String.self) else { return nil }
+            let result = try JSONDecoder().decode(AppendResult.self, from: Data(text.utf8))
+            return AppendResult(streams: result.streams, firstPosition: result.firstPosition, lastPosition: result.lastPosition, duplicate: true)
+        } catch let error as PostgresError {
+            throw EventStoreError(error)
+        } catch {
+            throw EventStoreError(invalid: "unreadable command result: \(error)")
+        }
+    }
+
+    /// The current version of a stream (0 when it does not exist).
+    public func version(of stream: String) throws(EventStoreError) -> Int64 {
+        do {
+            let rows = try db.query("SELECT version FROM event_store.streams WHERE stream_name = \(stream)")
+            return try rows.first?.decode("version", as: Int64.self) ?? 0
+        } catch {
+            throw EventStoreError(error)
+        }
+    }
+
+    // MARK: Read
+
+    static let columns = """
+        position, transaction_id::text AS transaction_id, stream_name, category, stream_version, event_id, event_type,
+        schema_version, payload::text AS payload, metadata::text AS metadata, recorded_at, previous_hash, hash
+        """
+
+    static func decode(_ row: PostgresRow) throws(PostgresError) -> RecordedEvent {
+        RecordedEvent(
+            position: try row.decode("position"),
+            transactionID: try row.decode("transaction_id"),
+            stream: try row.decode("stream_name"),
+            category: try row.decode("category"),
+            version: try row.decode("stream_version"),
+            eventID: try row.decode("event_id"),
+            type: try row.decode("event_type"),
+            schemaVersion: try row.decode("schema_version"),
+            payload: Data(try row.decode("payload", as: String.self).utf8),
+            metadataJSON: Data(try row.decode("metadata", as: String.self).utf8),
+            recordedAt: try row.decode("recorded_at"),
+            previousHash: try row.decode("previous_hash"),
+            hash: try row.decode("hash"))
+    }
+
+    private func asOfClause(_ asOf: AsOf?) -> PostgresQuery {
+        switch asOf {
+        case nil: return ""
+        case .time(let t): return " AND recorded_at <= \(t)"
+        case .position(let p): return " AND position <= \(p)"
+        }
+    }
+
+    /// Reads up to `limit` events of one stream from `version` on, optionally as of a time or position.
+    public func readStream(_ stream: String, from version: Int64 = 1, limit: Int = 1000, asOf: AsOf? = nil) throws(EventStoreError) -> [RecordedEvent] {
+        var q: PostgresQuery = "SELECT \(unescaped: Self.columns) FROM event_store.events WHERE stream_name = \(stream) AND stream_version >= \(version)"
+        q.append(asOfClause(asOf))
+        q.append(" ORDER BY stream_version LIMIT \(limit)")
+        do throws(PostgresError) {
+            return try db.query(q).map(Self.decode)
+        } catch {
+            throw EventStoreError(error)
+        }
+    }
+
+    /// Reads a whole stream in batches (memory bounded by `batchSize`).
+    public func forEachInStream(_ stream: String, asOf: AsOf? = nil, batchSize: Int = 1000,
+                                _ body: (RecordedEvent) throws -> Void) throws {
+        var next: Int64 = 1
+        while true {
+            let batch = try readStream(stream, from: next, limit: batchSize, asOf: asOf)
+            for e in batch { try body(e) }
+            guard batch.count == batchSize, let last = batch.last else { return }
+            next = last.version + 1
+        }
+    }
+
+    /// Reads up to `limit` events after `checkpoint` in global order, optionally one category only.
+    ///
+    /// Only transactions below the snapshot's xmin are returned: every transaction that could still
+    /// commit with a lower id is finished, so a reader that resumes from its checkpoint never skips one.
+    public func read(after checkpoint: Checkpoint, category: String? = nil, limit: Int = 1000, asOf: AsOf? = nil) throws(EventStoreError) -> [RecordedEvent] {
+        var q: PostgresQuery = """
+            SELECT \(unescaped: Self.columns) FROM event_store.events
+             WHERE (transaction_id, position) > (\(String(checkpoint.transactionID))::xid8, \(checkpoint.position))
+               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            """
+        if let category { q.append(" AND category = \(category)") }
+        q.append(asOfClause(asOf))
+        q.append(" ORDER BY transaction_id, position LIMIT \(limit)")
+        do throws(PostgresError) {
+            return try db.query(q).map(Self.decode)
+        } catch {
+            throw EventStoreError(error)
+        }
+    }
+
+    /// Reads every visible event after `checkpoint` in batches and returns the last checkpoint reached.
+    @discardableResult
+    public func forEach(after checkpoint: Checkpoint = .start, category: String? = nil, asOf: AsOf? = nil, batchSize: Int = 1000,
+                        _ body: (RecordedEvent) throws -> Void) throws -> Checkpoint {
+        var at = checkpoint
+        while true {
+            let batch = try read(after: at, category: category, limit: batchSize, asOf: asOf)
+            for e in batch { try body(e) }
+            if let last = batch.last { at = last.checkpoint }
+            if batch.count < batchSize { return at }
+        }
+    }
+
+    /// The number of events in the store (all of them, visible or not yet).
+    public func count() throws(EventStoreError) -> Int64 {
+        do {
+            return try db.query("SELECT count(*) AS n FROM event_store.events").first?.decode("n") ?? 0
+        } catch {
+            throw EventStoreError(error)
+        }
+    }
+}

@@ -1,0 +1,252 @@
+public import Foundation
+
+/// Every command a planner can issue. The JSON form is the payload plus `"command": name`.
+public enum PlanningCommand: Sendable, Equatable {
+    // Alliances and nations
+    case formAlliance(AllianceProfile)
+    case admitAllianceMember(AllianceAdmission)
+    case removeAllianceMember(AllianceDeparture)
+    case dissolveAlliance(AllianceDissolution)
+    case registerNation(NationProfile)
+    // Units
+    case registerUnit(UnitProfile)
+    case addCapability(CapabilityAddition)
+    case withdrawCapability(CapabilityWithdrawal)
+    case reportReadiness(ReadinessSubmission)
+    case overrideReadiness(ReadinessOverride)
+    case correctReadiness(ReadinessCorrection)
+    // Training areas
+    case registerTrainingArea(AreaProfile)
+    // Exercises
+    case planExercise(ExercisePlan)
+    case advanceExercise(AdvanceExercise)
+    case pauseExercise(ExerciseReason)
+    case resumeExercise(ExerciseRef)
+    case cancelExercise(ExerciseReason)
+    case postponeExercise(Postponement)
+    case holdMilestone(MilestoneRecord)
+    case holdScenarioWorkshop(WorkshopRecord)
+    case inviteNation(Invitation)
+    case acceptInvitation(NationRef)
+    case declineInvitation(NationReason)
+    case withdrawNation(NationReason)
+    case addObjective(ObjectiveRecord)
+    case commitUnit(UnitAssignment)
+    case releaseUnit(UnitRelease)
+    case bookTrainingArea(AreaAssignment)
+    case releaseTrainingArea(AreaRelease)
+    case scriptInject(InjectRecord)
+    case startInject(InjectRef)
+    case executeInject(InjectRef)
+    case cancelInject(InjectCancellation)
+    case recordObservation(ObservationRecord)
+    case advanceLesson(LessonStep)
+}
+
+/// Why a command's JSON was refused; names the field and the problem.
+public struct CommandParseError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// The offending field's path (`window.end`, `objectives[1]`), or `nil` for the whole input.
+    public let field: String?
+    /// A full sentence: `field 'window.end': '2025-13-40' is not a date (expected YYYY-MM-DD)`.
+    public let message: String
+    public var description: String { message }
+
+    init(field: String?, _ problem: String) {
+        self.field = field
+        self.message = field.map { problem.hasPrefix("is ") ? "field '\($0)' \(problem)" : "field '\($0)': \(problem)" } ?? problem
+    }
+
+    init(field: String?, message: String) {
+        self.field = field
+        self.message = message
+    }
+}
+
+extension PlanningCommand {
+    /// All command names, sorted.
+    public static var names: [String] { parsers.keys.sorted() }
+
+    /// The command's name as used in JSON: `planExercise`.
+    public var name: String { parts.name }
+
+    /// Parses one command from its JSON object form: `{"command": "planExercise", "exercise": "ts25", ...}`.
+    ///
+    /// Every field is validated; unknown fields, `null`s and wrong types are refused.
+    /// - Throws: `CommandParseError` naming the field and the problem.
+    public static func parse(json: Data) throws(CommandParseError) -> PlanningCommand {
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: json)
+        } catch {
+            throw CommandParseError(field: nil, message: "the input is not valid JSON")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw CommandParseError(field: nil, message: "the input is not a JSON object")
+        }
+        guard let rawName = object["command"] else { throw CommandParseError(field: "command", "is missing") }
+        guard let name = rawName as? String else { throw CommandParseError(field: "command", "expected a string") }
+        guard let parser = parsers[name] else {
+            throw CommandParseError(field: "command", "\(quoted(name)) is not one of \(names.joined(separator: ", "))")
+        }
+        if let path = firstNull(in: object, path: "") { throw CommandParseError(field: path, "null is not allowed; omit the field instead") }
+        let command: PlanningCommand
+        do {
+            command = try parser(json)
+        } catch {
+            let (field, problem) = fieldAndProblem(error)
+            throw CommandParseError(field: field, problem)
+        }
+        // Every input key must survive a round trip; a key that does not is unknown.
+        var input = object
+        input.removeValue(forKey: "command")
+        if let output = (try? JSONSerialization.jsonObject(with: command.jsonObject())) as? [String: Any],
+            let unknown = firstUnknownKey(input: input, known: output, path: "")
+        {
+            throw CommandParseError(field: unknown, "is not a field of \(name)")
+        }
+        return command
+    }
+
+    /// The JSON object form, with sorted keys; `parse(json:)` reads it back to an equal command.
+    public func jsonObject() -> Data {
+        let (name, payload) = parts
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(payload),
+            var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return Data("{\"command\":\"\(name)\"}".utf8) }
+        object["command"] = name
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+            ?? Data("{\"command\":\"\(name)\"}".utf8)
+    }
+
+    var parts: (name: String, payload: any Encodable & Sendable) {
+        switch self {
+        case .formAlliance(let p): ("formAlliance", p)
+        case .admitAllianceMember(let p): ("admitAllianceMember", p)
+        case .removeAllianceMember(let p): ("removeAllianceMember", p)
+        case .dissolveAlliance(let p): ("dissolveAlliance", p)
+        case .registerNation(let p): ("registerNation", p)
+        case .registerUnit(let p): ("registerUnit", p)
+        case .addCapability(let p): ("addCapability", p)
+        case .withdrawCapability(let p): ("withdrawCapability", p)
+        case .reportReadiness(let p): ("reportReadiness", p)
+        case .overrideReadiness(let p): ("overrideReadiness", p)
+        case .correctReadiness(let p): ("correctReadiness", p)
+        case .registerTrainingArea(let p): ("registerTrainingArea", p)
+        case .planExercise(let p): ("planExercise", p)
+        case .advanceExercise(let p): ("advanceExercise", p)
+        case .pauseExercise(let p): ("pauseExercise", p)
+        case .resumeExercise(let p): ("resumeExercise", p)
+        case .cancelExercise(let p): ("cancelExercise", p)
+        case .postponeExercise(let p): ("postponeExercise", p)
+        case .holdMilestone(let p): ("holdMilestone", p)
+        case .holdScenarioWorkshop(let p): ("holdScenarioWorkshop", p)
+        case .inviteNation(let p): ("inviteNation", p)
+        case .acceptInvitation(let p): ("acceptInvitation", p)
+        case .declineInvitation(let p): ("declineInvitation", p)
+        case .withdrawNation(let p): ("withdrawNation", p)
+        case .addObjective(let p): ("addObjective", p)
+        case .commitUnit(let p): ("commitUnit", p)
+        case .releaseUnit(let p): ("releaseUnit", p)
+        case .bookTrainingArea(let p): ("bookTrainingArea", p)
+        case .releaseTrainingArea(let p): ("releaseTrainingArea", p)
+        case .scriptInject(let p): ("scriptInject", p)
+        case .startInject(let p): ("startInject", p)
+        case .executeInject(let p): ("executeInject", p)
+        case .cancelInject(let p): ("cancelInject", p)
+        case .recordObservation(let p): ("recordObservation", p)
+        case .advanceLesson(let p): ("advanceLesson", p)
+        }
+    }
+
+    typealias Parse = @Sendable (Data) throws -> PlanningCommand
+
+    static func parser<P: Decodable & Sendable>(_ name: String, _ make: @escaping @Sendable (P) -> PlanningCommand) -> (String, Parse) {
+        (name, { data in make(try JSONDecoder().decode(P.self, from: data)) })
+    }
+
+    static let parsers: [String: Parse] = Dictionary(uniqueKeysWithValues: [
+        parser("formAlliance") { .formAlliance($0) },
+        parser("admitAllianceMember") { .admitAllianceMember($0) },
+        parser("removeAllianceMember") { .removeAllianceMember($0) },
+        parser("dissolveAlliance") { .dissolveAlliance($0) },
+        parser("registerNation") { .registerNation($0) },
+        parser("registerUnit") { .registerUnit($0) },
+        parser("addCapability") { .addCapability($0) },
+        parser("withdrawCapability") { .withdrawCapability($0) },
+        parser("reportReadiness") { .reportReadiness($0) },
+        parser("overrideReadiness") { .overrideReadiness($0) },
+        parser("correctReadiness") { .correctReadiness($0) },
+        parser("registerTrainingArea") { .registerTrainingArea($0) },
+        parser("planExercise") { .planExercise($0) },
+        parser("advanceExercise") { .advanceExercise($0) },
+        parser("pauseExercise") { .pauseExercise($0) },
+        parser("resumeExercise") { .resumeExercise($0) },
+        parser("cancelExercise") { .cancelExercise($0) },
+        parser("postponeExercise") { .postponeExercise($0) },
+        parser("holdMilestone") { .holdMilestone($0) },
+        parser("holdScenarioWorkshop") { .holdScenarioWorkshop($0) },
+        parser("inviteNation") { .inviteNation($0) },
+        parser("acceptInvitation") { .acceptInvitation($0) },
+        parser("declineInvitation") { .declineInvitation($0) },
+        parser("withdrawNation") { .withdrawNation($0) },
+        parser("addObjective") { .addObjective($0) },
+        parser("commitUnit") { .commitUnit($0) },
+        parser("releaseUnit") { .releaseUnit($0) },
+        parser("bookTrainingArea") { .bookTrainingArea($0) },
+        parser("releaseTrainingArea") { .releaseTrainingArea($0) },
+        parser("scriptInject") { .scriptInject($0) },
+        parser("startInject") { .startInject($0) },
+        parser("executeInject") { .executeInject($0) },
+        parser("cancelInject") { .cancelInject($0) },
+        parser("recordObservation") { .recordObservation($0) },
+        parser("advanceLesson") { .advanceLesson($0) },
+    ])
+}
+
+private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+private func firstNull(in value: Any, path: String) -> String? {
+    if value is NSNull { return path }
+    if let object = value as? [String: Any] {
+        for key in object.keys.sorted() {
+            if let value = object[key], let found = firstNull(in: value, path: join(path, key)) { return found }
+        }
+    } else if let array = value as? [Any] {
+        for (index, element) in array.enumerated() {
+            if let found = firstNull(in: element, path: "\(path)[\(index)]") { return found }
+        }
+    }
+    return nil
+}
+
+private func firstUnknownKey(input: Any, known: Any, path: String) -> String? {
+    if let input = input as? [String: Any], let known = known as? [String: Any] {
+        for key in input.keys.sorted() {
+            guard let knownValue = known[key] else { return join(path, key) }
+            if let value = input[key], let found = firstUnknownKey(input: value, known: knownValue, path: join(path, key)) {
+                return found
+            }
+        }
+    } else if let input = input as? [Any], let known = known as? [Any] {
+        for (index, (element, knownElement)) in zip(input, known).enumerated() {
+            if let found = firstUnknownKey(input: element, known: knownElement, path: "\(path)[\(index)]") { return found }
+        }
+    }
+    return nil
+}
+
+/// Splits a `DecodingError` into the field path and the problem.
+func fieldAndProblem(_ error: any Error) -> (String?, String) {
+    let message = describe(decodingError: error)
+    // `describe` renders "field 'path': problem", "field 'path' is missing" or "the object: problem".
+    if message.hasPrefix("field '"), let close = message.dropFirst(7).firstIndex(of: "'") {
+        let field = String(message[message.index(message.startIndex, offsetBy: 7)..<close])
+        var rest = String(message[message.index(after: close)...])
+        if rest.hasPrefix(": ") { rest.removeFirst(2) } else if rest.hasPrefix(" ") { rest.removeFirst() }
+        return (field, rest)
+    }
+    if message.hasPrefix("the object: ") { return (nil, String(message.dropFirst(12))) }
+    return (nil, message)
+}

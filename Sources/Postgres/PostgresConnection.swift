@@ -1,0 +1,352 @@
+internal import CLibPQ
+import Foundation
+
+/// One connection to PostgreSQL through libpq.
+///
+/// The class owns the `PGconn*` and closes it in `deinit`. It is deliberately not `Sendable`:
+/// a connection serves one thread at a time. Calls block; run them off the shared concurrency pool.
+public final class PostgresConnection {
+    private var conn: OpaquePointer?
+    /// A password-free description of where this connection goes, e.g. `database "muster" on /tmp/x:5432 as postgres`.
+    public let target: String
+
+    /// Opens a connection.
+    ///
+    /// - Parameter conninfo: a libpq keyword/value string or a `postgresql://` URL. When nil or empty,
+    ///   libpq reads its own environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSERVICE, .pgpass).
+    /// - Throws: `PostgresError` naming the target (never the password) when the connection fails.
+    public init(conninfo: String? = nil, applicationName: String = "muster") throws(PostgresError) {
+        let info = conninfo ?? ""
+        // Expand the dbname so that URLs and keyword strings both work, and set the application name
+        // without overriding one the user gave.
+        let keywords = ["dbname", "fallback_application_name"]
+        let values = [info, applicationName]
+        let c: OpaquePointer? = withCStrings(keywords) { kw in
+            withCStrings(values) { vals in
+                PQconnectdbParams(kw, vals, 1)
+            }
+        }
+        self.conn = c
+        self.target = Self.describe(c)
+        guard let c, PQstatus(c) == CONNECTION_OK else {
+            let message = c.map { String(cString: PQerrorMessage($0)).trimmingWhitespace } ?? "out of memory"
+            throw .connectionFailed(target: target, message: message)
+        }
+        _ = PQsetClientEncoding(c, "UTF8")
+        // Text formats this layer parses: ISO dates in UTC.
+        let r = PQexec(c, "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'")
+        PQclear(r)
+    }
+
+    deinit {
+        if let conn { PQfinish(conn) }
+    }
+
+    private static func describe(_ c: OpaquePointer?) -> String {
+        guard let c else { return "PostgreSQL" }
+        func field(_ f: (OpaquePointer?) -> UnsafeMutablePointer<CChar>?) -> String? {
+            f(c).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let db = field(PQdb) ?? "?"
+        let host = field(PQhost) ?? "localhost"
+        let port = field(PQport) ?? "5432"
+        let user = field(PQuser) ?? "?"
+        return "database \"\(db)\" on \(host):\(port) as \(user)"
+    }
+
+    /// Closes the connection now.
+    public func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    /// The server's process id for this session.
+    public var backendPID: Int32 { conn.map { PQbackendPID($0) } ?? 0 }
+
+    /// The server version as an integer, e.g. 150018.
+    public var serverVersion: Int { conn.map { Int(PQserverVersion($0)) } ?? 0 }
+
+    /// True while the connection is usable.
+    public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    private func handle(_ statement: String?) throws(PostgresError) -> OpaquePointer {
+        guard let conn else { throw .connectionLost("the connection is closed", statement: statement) }
+        return conn
+    }
+
+    // MARK: Queries
+
+    /// Runs one statement with bound parameters and returns its rows.
+    @discardableResult
+    public func query(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
+        let conn = try handle(query.sql)
+        let result: OpaquePointer? = withOptionalCStrings(query.binds) { params in
+            PQexecParams(conn, query.sql, Int32(params.count), nil, params, nil, nil, 0)
+        }
+        return try consume(result, statement: query.sql, parameters: query.binds)
+    }
+
+    /// Runs one or more statements without parameters (DDL, migrations, transaction control).
+    public func execute(_ sql: String) throws(PostgresError) {
+        let conn = try handle(sql)
+        let result = PQexec(conn, sql)
+        _ = try consume(result, statement: sql, parameters: [])
+    }
+
+    private func consume(_ result: OpaquePointer?, statement: String, parameters: [String?]) throws(PostgresError) -> PostgresRows {
+        defer { PQclear(result) }
+        guard let result else {
+            throw .connectionLost(lastErrorMessage ?? "the server did not answer", statement: statement)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return Self.rows(result)
+        case PGRES_COPY_IN, PGRES_COPY_OUT:
+            throw .protocolError("COPY must go through copyIn/copyOut", statement: statement)
+        default:
+            throw error(from: result, statement: statement, parameters: parameters)
+        }
+    }
+
+    private var lastErrorMessage: String? {
+        conn.map { String(cString: PQerrorMessage($0)).trimmingWhitespace }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    private func error(from result: OpaquePointer, statement: String?, parameters: [String?]) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            PQresultErrorField(result, code).map { String(cString: $0) }
+        }
+        let sqlState = field(CLibPQ_DIAG_SQLSTATE)
+        let message = field(CLibPQ_DIAG_MESSAGE_PRIMARY) ?? String(cString: PQresultErrorMessage(result)).trimmingWhitespace
+        if sqlState == nil, let conn, PQstatus(conn) != CONNECTION_OK {
+            return .connectionLost("the connection to \(target) was lost: \(message)", statement: statement)
+        }
+        return .server(sqlState: sqlState, message: message, detail: field(CLibPQ_DIAG_MESSAGE_DETAIL),
+                       hint: field(CLibPQ_DIAG_MESSAGE_HINT), statement: statement, parameters: parameters)
+    }
+
+    private static func rows(_ result: OpaquePointer) -> PostgresRows {
+        let nFields = Int(PQnfields(result))
+        let nRows = Int(PQntuples(result))
+        var columns: [String] = []
+        columns.reserveCapacity(nFields)
+        for f in 0..<nFields { columns.append(String(cString: PQfname(result, Int32(f)))) }
+        var values: [[String?]] = []
+        values.reserveCapacity(nRows)
+        for r in 0..<nRows {
+            var row: [String?] = []
+            row.reserveCapacity(nFields)
+            for f in 0..<nFields {
+                if PQgetisnull(result, Int32(r), Int32(f)) == 1 {
+                    row.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, Int32(r), Int32(f)))
+                    let pointer = UnsafeRawPointer(PQgetvalue(result, Int32(r), Int32(f))!)
+                    row.append(String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self))
+                }
+            }
+            values.append(row)
+        }
+        let tuples = String(cString: PQcmdTuples(result))
+        return PostgresRows(columns: columns, values: values, affectedRows: Int(tuples) ?? nRows)
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` inside BEGIN … COMMIT; any error rolls back and is rethrown.
+    @discardableResult
+    public func transaction<T>(isolation: IsolationLevel = .readCommitted, _ body: () throws -> T) throws -> T {
+        try execute("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if isOpen { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    public enum IsolationLevel: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
+    // MARK: COPY
+
+    /// Streams rows into `COPY … FROM STDIN` (text format). Each element is one line without its newline;
+    /// use `PostgresCopy.escape` for field values.
+    ///
+    /// - Returns: the number of rows the server copied.
+    @discardableResult
+    public func copyIn(_ sql: String, lines: some Sequence<String>) throws(PostgresError) -> Int {
+        let conn = try handle(sql)
+        let start = PQexec(conn, sql)
+        guard let start, PQresultStatus(start) == PGRES_COPY_IN else {
+            if let start { let e = error(from: start, statement: sql, parameters: []); PQclear(start); throw e }
+            throw .connectionLost(lastErrorMessage ?? "COPY could not start", statement: sql)
+        }
+        PQclear(start)
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(1 << 16)
+        func flush() -> Bool {
+            defer { buffer.removeAll(keepingCapacity: true) }
+            return buffer.withUnsafeBufferPointer { b in
+                b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { PQputCopyData(conn, $0, Int32(b.count)) } == 1
+            }
+        }
+        var failed = false
+        for line in lines {
+            buffer.append(contentsOf: line.utf8)
+            buffer.append(10)
+            if buffer.count >= 1 << 16, !flush() { failed = true; break }
+        }
+        if !failed, !buffer.isEmpty, !flush() { failed = true }
+        _ = PQputCopyEnd(conn, failed ? "client failed to send data" : nil)
+        var count = 0
+        var firstError: PostgresError?
+        while let r = PQgetResult(conn) {
+            if PQresultStatus(r) == PGRES_COMMAND_OK {
+                count = Int(String(cString: PQcmdTuples(r))) ?? 0
+            } else if firstError == nil {
+                firstError = error(from: r, statement: sql, parameters: [])
+            }
+            PQclear(r)
+        }
+        if let firstError { throw firstError }
+        return count
+    }
+
+    /// Runs `COPY … TO STDOUT` and hands each data chunk (one row in text format) to `body`.
+    ///
+    /// - Returns: the number of bytes received.
+    @discardableResult
+    public func copyOut(_ sql: String, _ body: (UnsafeRawBufferPointer) -> Void) throws(PostgresError) -> Int {
+        let conn = try handle(sql)
+        let start = PQexec(conn, sql)
+        guard let start, PQresultStatus(start) == PGRES_COPY_OUT else {
+            if let start { let e = error(from: start, statement: sql, parameters: []); PQclear(start); throw e }
+            throw .connectionLost(lastErrorMessage ?? "COPY could not start", statement: sql)
+        }
+        PQclear(start)
+        var total = 0
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let n = PQgetCopyData(conn, &buffer, 0)
+            if n > 0, let buffer {
+                body(UnsafeRawBufferPointer(start: buffer, count: Int(n)))
+                total += Int(n)
+                PQfreemem(buffer)
+            } else {
+                break
+            }
+        }
+        var firstError: PostgresError?
+        while let r = PQgetResult(conn) {
+            if PQresultStatus(r) != PGRES_COMMAND_OK, firstError == nil {
+                firstError = error(from: r, statement: sql, parameters: [])
+            }
+            PQclear(r)
+        }
+        if let firstError { throw firstError }
+        return total
+    }
+
+    // MARK: LISTEN / NOTIFY
+
+    /// A notification delivered by the server.
+    public struct Notification: Sendable, Equatable {
+        public let channel: String
+        public let payload: String
+        public let senderPID: Int32
+    }
+
+    /// Quotes an identifier chosen by code (channel names, role names).
+    public func quoteIdentifier(_ name: String) throws(PostgresError) -> String {
+        let conn = try handle(nil)
+        guard let p = PQescapeIdentifier(conn, name, name.utf8.count) else {
+            throw .protocolError("could not quote identifier \(name)")
+        }
+        defer { PQfreemem(p) }
+        return String(cString: p)
+    }
+
+    public func listen(_ channel: String) throws(PostgresError) {
+        try execute("LISTEN \(try quoteIdentifier(channel))")
+    }
+
+    public func unlisten(_ channel: String) throws(PostgresError) {
+        try execute("UNLISTEN \(try quoteIdentifier(channel))")
+    }
+
+    public func notify(_ channel: String, payload: String = "") throws(PostgresError) {
+        try query("SELECT pg_notify(\(channel), \(payload))")
+    }
+
+    /// Waits up to `timeout` seconds for notifications and returns those that arrived (possibly none).
+    public func waitForNotifications(timeout: Double) throws(PostgresError) -> [Notification] {
+        let conn = try handle(nil)
+        var out = drainNotifications(conn)
+        if !out.isEmpty { return out }
+        let socket = PQsocket(conn)
+        guard socket >= 0 else { throw .connectionLost("the connection to \(target) has no socket", statement: nil) }
+        var fds = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ms = Int32(max(0, min(timeout, 86_400)) * 1000)
+        let ready = poll(&fds, 1, ms)
+        if ready > 0 {
+            guard PQconsumeInput(conn) == 1 else {
+                throw .connectionLost("the connection to \(target) was lost: \(lastErrorMessage ?? "")", statement: nil)
+            }
+            out = drainNotifications(conn)
+        }
+        return out
+    }
+
+    private func drainNotifications(_ conn: OpaquePointer) -> [Notification] {
+        _ = PQconsumeInput(conn)
+        var out: [Notification] = []
+        while let n = PQnotifies(conn) {
+            out.append(Notification(channel: String(cString: n.pointee.relname),
+                                    payload: String(cString: n.pointee.extra),
+                                    senderPID: n.pointee.be_pid))
+            PQfreemem(n)
+        }
+        return out
+    }
+}
+
+@available(*, unavailable)
+extension PostgresConnection: Sendable {}
+
+/// Helpers for COPY's text format.
+public enum PostgresCopy {
+    /// Escapes one field for COPY text format; nil becomes `\N`.
+    public static func escape(_ value: String?) -> String {
+        guard let value else { return "\\N" }
+        var out = ""
+        out.reserveCapacity(value.utf8.count)
+        for ch in value.unicodeScalars {
+            switch ch {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
+    }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let pointers = strings.map { strdup($0) }
+    defer { pointers.forEach { free($0) } }
+    return body(pointers.map { UnsafePointer($0) } + [nil])
+}
+
+private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let pointers = strings.map { $0.flatMap { strdup($0) } }
+    defer { pointers.forEach { free($0) } }
+    return body(pointers.map { UnsafePointer($0) })
+}

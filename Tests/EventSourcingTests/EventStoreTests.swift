@@ -1,0 +1,324 @@
+import EventSourcing
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct EventStoreTests {
+    @Test func appendsAndReadsAStreamWithHashChainAndMetadata() throws {
+        // Given
+        let database = try TestDatabase()
+        let store = EventStore(try database.connect())
+        let commandID = UUID()
+        let meta = EventMetadata(actor: "maj.smith", commandID: commandID, correlationID: UUID(), reason: "IPC outcome",
+                                 classification: "UNCLASSIFIED", releasableTo: ["AUS", "USA"])
+
+        // When
+        let result = try store.append([StreamAppend(stream: "exercise-ts25", expected: .noStream, events: [
+            NewEvent(type: "ExercisePlanned", payload: Data(#"{"name": "TALISMAN SABRE 25"}"#.utf8), metadata: meta),
+            NewEvent(type: "MilestoneHeld", schemaVersion: 2, payload: Data(#"{"milestone": "IPC"}"#.utf8), metadata: meta),
+        ])], commandID: commandID)
+        let read = try store.readStream("exercise-ts25")
+
+        // Then
+        #expect(result.streams == [.init(stream: "exercise-ts25", fromVersion: 1, toVersion: 2)])
+        #expect(result.duplicate == false)
+        #expect(read.map(\.version) == [1, 2])
+        #expect(read.map(\.type) == ["ExercisePlanned", "MilestoneHeld"])
+        #expect(read[1].schemaVersion == 2)
+        #expect(read[0].category == "exercise")
+        #expect(read[0].metadata == meta)
+        #expect(read[0].previousHash == Data(repeating: 0, count: 32))
+        #expect(read[1].previousHash == read[0].hash)
+        #expect(read[0].hash.count == 32)
+        #expect(try store.version(of: "exercise-ts25") == 2)
+        #expect(try store.version(of: "exercise-none") == 0)
+    }
+
+    @Test func wrongExpectedVersionNamesStreamExpectedAndActualAndWritesNothing() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        try store.append([StreamAppend(stream: "unit-aus-3rar", expected: .noStream, events: events(2))])
+
+        let cases: [(ExpectedVersion, String)] = [
+            (.exact(1), "expected version 1 but it is at version 2"),
+            (.noStream, "expected no stream but it exists at version 2"),
+        ]
+        for (expected, message) in cases {
+            let error = #expect(throws: EventStoreError.self) {
+                try store.append([StreamAppend(stream: "unit-aus-3rar", expected: expected, events: events(1))])
+            }
+            #expect(error?.isConcurrencyConflict == true)
+            #expect(error?.stream == "unit-aus-3rar")
+            #expect(error?.description.contains("unit-aus-3rar") == true)
+            #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+        }
+        let missing = #expect(throws: EventStoreError.self) {
+            try store.append([StreamAppend(stream: "unit-nzl-1rnzir", expected: .streamExists, events: events(1))])
+        }
+        #expect(missing?.isConcurrencyConflict == true)
+        #expect(try eventCount(db) == 2)
+
+        // The right expectations succeed.
+        try store.append([StreamAppend(stream: "unit-aus-3rar", expected: .exact(2), events: events(1))])
+        try store.append([StreamAppend(stream: "unit-aus-3rar", expected: .streamExists, events: events(1))])
+        try store.append([StreamAppend(stream: "unit-aus-3rar", expected: .any, events: events(1))])
+        try store.append([StreamAppend(stream: "unit-nzl-1rnzir", expected: .exact(0), events: events(1))])
+        #expect(try store.version(of: "unit-aus-3rar") == 5)
+    }
+
+    @Test func multiStreamAppendIsAtomic() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        try store.append([StreamAppend(stream: "unit-usa-31meu", expected: .noStream, events: events(1))])
+
+        // When one stream's expectation fails …
+        let error = #expect(throws: EventStoreError.self) {
+            try store.append([
+                StreamAppend(stream: "exercise-ts25", expected: .noStream, events: events(1, "UnitCommitted")),
+                StreamAppend(stream: "unit-usa-31meu", expected: .exact(0), events: events(1, "UnitCommitted")),
+            ])
+        }
+
+        // … nothing is written to either stream.
+        #expect(error?.stream == "unit-usa-31meu")
+        #expect(try store.version(of: "exercise-ts25") == 0)
+        #expect(try store.readStream("exercise-ts25").isEmpty)
+        #expect(try eventCount(db) == 1)
+
+        // And with both right, both are written in one transaction.
+        let ok = try store.append([
+            StreamAppend(stream: "exercise-ts25", expected: .noStream, events: events(1, "UnitCommitted")),
+            StreamAppend(stream: "unit-usa-31meu", expected: .exact(1), events: events(1, "UnitCommitted")),
+        ])
+        let tx = try db.query("SELECT count(DISTINCT transaction_id) AS n FROM event_store.events WHERE event_type = 'UnitCommitted'")
+        #expect(ok.streams.map(\.stream) == ["exercise-ts25", "unit-usa-31meu"])
+        #expect(try tx.first?.decode("n", as: Int.self) == 1)
+    }
+
+    @Test func retryWithTheSameCommandIDReturnsTheOriginalResultAndWritesNothing() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        let id = UUID()
+        let command = Data(#"{"command": "planExercise", "exercise": "ts25"}"#.utf8)
+
+        let first = try store.append([StreamAppend(stream: "exercise-ts25", expected: .noStream, events: events(2))], commandID: id, command: command)
+        // A retry decides again, so its events carry new ids; the command is the same.
+        let second = try store.append([StreamAppend(stream: "exercise-ts25", expected: .noStream, events: events(2))], commandID: id, command: command)
+
+        #expect(second.duplicate)
+        #expect(second.streams == first.streams)
+        #expect(second.firstPosition == first.firstPosition)
+        #expect(try eventCount(db) == 2)
+        #expect(try store.commandResult(id)?.streams == first.streams)
+        #expect(try store.commandResult(UUID()) == nil)
+
+        // The same id for a different command is refused.
+        let error = #expect(throws: EventStoreError.self) {
+            try store.append([StreamAppend(stream: "exercise-pb24", expected: .noStream, events: events(1))], commandID: id,
+                             command: Data(#"{"command": "planExercise", "exercise": "pb24"}"#.utf8))
+        }
+        #expect(error?.isCommandReused == true)
+        #expect(error?.description.contains(id.uuidString.lowercased()) == true)
+        #expect(try eventCount(db) == 2)
+    }
+
+    @Test func rejectsMalformedAppends() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        for name in ["NoCategory", "exercise-", "Exercise-ts25", "exercise-TS25", "exercise-ts25; drop table x"] {
+            let error = #expect(throws: EventStoreError.self) {
+                try store.append([StreamAppend(stream: name, expected: .any, events: events(1))])
+            }
+            #expect(error?.description.contains("category-id") == true, "\(name): \(error?.description ?? "")")
+        }
+        #expect(throws: EventStoreError.self) {
+            try store.append([StreamAppend(stream: "unit-a", expected: .any, events: [])])
+        }
+        #expect(throws: EventStoreError.self) {
+            try store.append([StreamAppend(stream: "unit-a", expected: .any, events: [event("Bad Type!")])])
+        }
+        #expect(throws: EventStoreError.self) {
+            try store.append([StreamAppend(stream: "unit-a", expected: .any, events: [event("T", "[1, 2]")])])
+        }
+        #expect(throws: EventStoreError.self) {
+            try store.append([StreamAppend(stream: "unit-a", expected: .any, events: events(1)),
+                              StreamAppend(stream: "unit-a", expected: .any, events: events(1))])
+        }
+        #expect(try eventCount(db) == 0)
+    }
+
+    @Test func readsCategoriesTheWholeLogAndAsOfInBatches() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        for i in 0..<7 {
+            try store.append([StreamAppend(stream: "unit-u\(i)", expected: .noStream, events: events(1))])
+            try store.append([StreamAppend(stream: "exercise-e\(i % 2)", expected: .any, events: events(1))])
+        }
+
+        var all: [RecordedEvent] = []
+        let end = try store.forEach(batchSize: 3) { all.append($0) }
+        var units: [String] = []
+        try store.forEach(category: "unit", batchSize: 2) { units.append($0.stream) }
+        let cut = all[4].position
+        var before: [Int64] = []
+        try store.forEach(asOf: .position(cut), batchSize: 2) { before.append($0.position) }
+        var e0: [Int64] = []
+        try store.forEachInStream("exercise-e0", batchSize: 2) { e0.append($0.version) }
+        let asOfTime = try store.readStream("exercise-e0", asOf: .time(all[0].recordedAt.addingTimeInterval(-60)))
+
+        #expect(all.count == 14)
+        #expect(all.map(\.checkpoint) == all.map(\.checkpoint).sorted())
+        #expect(Set(all.map(\.eventID)).count == 14)
+        #expect(end == all.last?.checkpoint)
+        #expect(units == (0..<7).map { "unit-u\($0)" })
+        #expect(before == all.map(\.position).filter { $0 <= cut })
+        #expect(e0 == [1, 2, 3, 4])
+        #expect(asOfTime.isEmpty)
+        // Resuming from a checkpoint returns exactly the rest.
+        #expect(try store.read(after: all[9].checkpoint).map(\.eventID) == all[10...].map(\.eventID))
+    }
+
+    @Test func readerNeverSkipsATransactionThatCommitsLate() throws {
+        // Given: transaction A appends first but stays open; B appends later and commits first.
+        let database = try TestDatabase()
+        let store = EventStore(try database.connect())
+        let a = try database.connect()
+        let b = EventStore(try database.connect())
+        try store.append([StreamAppend(stream: "unit-before", expected: .any, events: events(1))])
+        var seen: [String] = []
+        var checkpoint = Checkpoint.start
+        for _ in 0..<500 where seen.isEmpty {
+            checkpoint = try store.forEach(after: checkpoint) { seen.append($0.stream) }
+            if seen.isEmpty { Thread.sleep(forTimeInterval: 0.02) }
+        }
+
+        try a.execute("BEGIN")
+        try EventStore(a).append([StreamAppend(stream: "unit-late", expected: .any, events: events(1))])
+        try b.append([StreamAppend(stream: "unit-early", expected: .any, events: events(1))])
+
+        // When a reader polls while A is open, it does not move past A.
+        checkpoint = try store.forEach(after: checkpoint) { seen.append($0.stream) }
+        #expect(seen == ["unit-before"])
+
+        // Then after A commits, the reader delivers A's event and then B's: nothing skipped.
+        try a.execute("COMMIT")
+        // Other tests' transactions elsewhere in the cluster may hold the horizon for a moment: poll, bounded.
+        let deadline = Date().addingTimeInterval(10)
+        while seen.count < 3, Date() < deadline {
+            checkpoint = try store.forEach(after: checkpoint) { seen.append($0.stream) }
+            if seen.count < 3 { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        #expect(seen == ["unit-before", "unit-late", "unit-early"])
+        #expect(try store.read(after: checkpoint).isEmpty)
+    }
+
+    @Test func concurrentAppendersToOneStreamGetExactlyOneWinnerPerVersion() throws {
+        let database = try TestDatabase()
+        let writers = 8, perWriter = 15
+        let conflicts = Box(0)
+        let failures = Box([String]())
+
+        concurrently(writers) { w in
+            do {
+                let store = EventStore(try database.connect())
+                var written = 0
+                while written < perWriter {
+                    let version = try store.version(of: "exercise-hot")
+                    do {
+                        try store.append([StreamAppend(stream: "exercise-hot", expected: .exact(version),
+                                                       events: [event("Tick", "{\"writer\": \(w), \"n\": \(written)}")])])
+                        written += 1
+                    } catch let error as EventStoreError where error.isConcurrencyConflict {
+                        conflicts.mutate { $0 += 1 }
+                    }
+                }
+            } catch {
+                failures.mutate { $0.append("\(error)") }
+            }
+        }
+
+        let db = try database.connect()
+        let versions = try db.query("SELECT stream_version FROM event_store.events WHERE stream_name = 'exercise-hot' ORDER BY stream_version")
+            .map { try $0.decode("stream_version", as: Int64.self) }
+        let perWriterCounts = try db.query("SELECT payload->>'writer' AS w, count(DISTINCT payload->>'n') AS n FROM event_store.events GROUP BY 1")
+            .map { try $0.decode("n", as: Int.self) }
+        #expect(failures.get.isEmpty, "\(failures.get)")
+        #expect(versions == Array(1...Int64(writers * perWriter)))
+        #expect(perWriterCounts == Array(repeating: perWriter, count: writers))
+        #expect(try ChainVerifier(db).verify().findings.isEmpty)
+    }
+
+    @Test func concurrentCreatorsOfOneNewStreamConflictCleanly() throws {
+        let database = try TestDatabase()
+        let wins = Box(0), conflicts = Box(0), other = Box([String]())
+        concurrently(6) { _ in
+            do {
+                let store = EventStore(try database.connect())
+                try store.append([StreamAppend(stream: "exercise-new", expected: .noStream, events: events(1))])
+                wins.mutate { $0 += 1 }
+            } catch let error as EventStoreError where error.isConcurrencyConflict {
+                conflicts.mutate { $0 += 1 }
+            } catch {
+                other.mutate { $0.append("\(error)") }
+            }
+        }
+        #expect(other.get.isEmpty, "\(other.get)")
+        #expect(wins.get == 1)
+        #expect(conflicts.get == 5)
+    }
+
+    @Test func concurrentAppendersToManyStreamsAreAllReadOnceInOrder() throws {
+        let database = try TestDatabase()
+        let writers = 6, perWriter = 40
+        let failures = Box([String]())
+        let seen = Box([RecordedEvent]())
+        let done = Box(false)
+
+        // A reader tails the log while the writers run.
+        let tailDone = DispatchSemaphore(value: 0)
+        Thread {
+            defer { tailDone.signal() }
+            do {
+                let reader = EventStore(try database.connect())
+                var checkpoint = Checkpoint.start
+                while true {
+                    let finished = done.get
+                    checkpoint = try reader.forEach(after: checkpoint, batchSize: 17) { e in seen.mutate { $0.append(e) } }
+                    if finished { return }
+                }
+            } catch {
+                failures.mutate { $0.append("reader: \(error)") }
+            }
+        }.start()
+
+        concurrently(writers) { w in
+            do {
+                let store = EventStore(try database.connect())
+                for n in 0..<perWriter {
+                    try store.append([StreamAppend(stream: "unit-w\(w)", expected: .exact(Int64(n)),
+                                                   events: [event("Tick", "{\"n\": \(n)}")])])
+                }
+            } catch {
+                failures.mutate { $0.append("writer \(w): \(error)") }
+            }
+        }
+        done.mutate { $0 = true }
+        tailDone.wait()
+
+        let all = seen.get
+        #expect(failures.get.isEmpty, "\(failures.get)")
+        #expect(all.count == writers * perWriter)
+        #expect(Set(all.map(\.eventID)).count == all.count)
+        #expect(all.map(\.checkpoint) == all.map(\.checkpoint).sorted())
+        for w in 0..<writers {
+            #expect(all.filter { $0.stream == "unit-w\(w)" }.map(\.version) == Array(1...Int64(perWriter)))
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import EventSourcing
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct MigrationTests {
+    @Test func appliesEachFileOnceAndRerunningIsANoOp() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        let migrator = try Migrator(directory: Migrator.locateSchemaDirectory())
+
+        let first = try migrator.migrate(db)
+        let second = try migrator.migrate(db)
+        let recorded = try db.query("SELECT version FROM muster_meta.migrations ORDER BY version").map { try $0.decode("version", as: Int.self) }
+
+        #expect(first.map(\.version) == migrator.migrations.map(\.version))
+        #expect(second.isEmpty)
+        #expect(recorded == migrator.migrations.map(\.version))
+        #expect(try migrator.pending(db).isEmpty)
+    }
+
+    @Test func anEditedAppliedFileIsReportedNotReRun() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        let source = try Migrator.locateSchemaDirectory()
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("muster-schema-\(UUID())")
+        try FileManager.default.copyItem(at: source, to: copy)
+        defer { try? FileManager.default.removeItem(at: copy) }
+        try Migrator(directory: copy).migrate(db)
+
+        let first = try FileManager.default.contentsOfDirectory(atPath: copy.path).sorted()[0]
+        let handle = try FileHandle(forWritingTo: copy.appendingPathComponent(first))
+        handle.seekToEndOfFile()
+        handle.write(Data("\n-- edited\n".utf8))
+        try handle.close()
+
+        let error = #expect(throws: MigrationError.self) { try Migrator(directory: copy).migrate(db) }
+        #expect(error?.description.contains("forward-only") == true)
+    }
+}
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct ImmutabilityAndRoleTests {
+    @Test func eventsCannotBeUpdatedDeletedOrTruncatedEvenByTheOwner() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        try EventStore(db).append([StreamAppend(stream: "unit-x", expected: .any, events: events(2))])
+
+        for sql in ["UPDATE event_store.events SET payload = '{\"n\": 9}'",
+                    "DELETE FROM event_store.events",
+                    "TRUNCATE event_store.events CASCADE",
+                    "DELETE FROM event_store.streams"] {
+            let error = #expect(throws: PostgresError.self) { try db.execute(sql) }
+            #expect(error?.sqlState == "MU010", "\(sql): \(error?.description ?? "")")
+            #expect(error?.description.contains("append-only") == true)
+        }
+        #expect(try eventCount(db) == 2)
+    }
+
+    @Test func plannerAppendsOnlyThroughTheFunctionAndCannotAlterEvents() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        try db.execute("SET ROLE muster_planner")
+        let store = EventStore(db)
+
+        try store.append([StreamAppend(stream: "unit-x", expected: .any, events: events(1))])
+        #expect(try store.readStream("unit-x").count == 1)
+
+        for sql in ["UPDATE event_store.events SET event_type = 'X'",
+                    "DELETE FROM event_store.events",
+                    "TRUNCATE event_store.events",
+                    "INSERT INTO event_store.events (stream_name, category, stream_version, event_id, event_type, schema_version, payload, metadata, previous_hash, hash) VALUES ('unit-x', 'unit', 2, gen_random_uuid(), 'X', 1, '{}', '{}', '', '')",
+                    "UPDATE event_store.streams SET version = 0",
+                    "UPDATE event_store.commands SET result = '{}'"] {
+            let error = #expect(throws: PostgresError.self) { try db.execute(sql) }
+            #expect(error?.sqlState == "42501", "\(sql): \(error?.description ?? "")")
+        }
+        try db.execute("RESET ROLE")
+        #expect(try eventCount(db) == 1)
+    }
+
+    @Test func auditorReadsEventsButCannotAppend() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        try EventStore(db).append([StreamAppend(stream: "unit-x", expected: .any, events: events(1))])
+        try db.execute("SET ROLE muster_auditor")
+
+        #expect(try EventStore(db).readStream("unit-x").count == 1)
+        let error = #expect(throws: EventStoreError.self) {
+            try EventStore(db).append([StreamAppend(stream: "unit-y", expected: .any, events: events(1))])
+        }
+        #expect(error?.underlying?.sqlState == "42501")
+    }
+
+    @Test func reporterCannotReadEvents() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        try db.execute("SET ROLE muster_reporter")
+        for sql in ["SELECT * FROM event_store.events", "SELECT * FROM event_store.streams", "SELECT * FROM event_store.commands"] {
+            let error = #expect(throws: PostgresError.self) { try db.execute(sql) }
+            #expect(error?.sqlState == "42501", "\(sql)")
+        }
+    }
+}
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct HashChainTests {
+    /// Alters the store as a superuser would behind its back, with the immutability trigger off.
+    func tamper(_ db: PostgresConnection, _ sql: String) throws {
+        try db.execute("""
+            BEGIN;
+            ALTER TABLE event_store.events DISABLE TRIGGER USER;
+            \(sql);
+            ALTER TABLE event_store.events ENABLE TRIGGER USER;
+            COMMIT;
+            """)
+    }
+
+    func seeded() throws -> (TestDatabase, PostgresConnection) {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        for s in ["exercise-ts25", "unit-aus-3rar"] {
+            for _ in 0..<3 { try store.append([StreamAppend(stream: s, expected: .any, events: events(1))]) }
+        }
+        return (database, db)
+    }
+
+    @Test func anIntactStoreVerifiesClean() throws {
+        let (_, db) = try seeded()
+        let report = try ChainVerifier(db).verify(batchSize: 2)
+        #expect(report.findings.isEmpty, "\(report.findings)")
+        #expect(report.events == 6)
+        #expect(report.streams == 2)
+    }
+
+    @Test func serverAndSwiftComputeTheSameHash() throws {
+        let (_, db) = try seeded()
+        let row = try db.query("""
+            SELECT encode(sha256(previous_hash || event_store.hash_input(stream_name, stream_version, event_id, event_type,
+                   schema_version, payload, metadata, recorded_at)), 'hex') AS server, encode(hash, 'hex') AS stored
+              FROM event_store.events ORDER BY position LIMIT 1
+            """).first
+        #expect(try row?.decode("server", as: String.self) == row?.decode("stored", as: String.self))
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array(String(repeating: "a", count: 1000).utf8)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+
+    @Test func anAlteredPayloadIsDetectedAtItsStreamAndVersion() throws {
+        let (_, db) = try seeded()
+        try tamper(db, "UPDATE event_store.events SET payload = '{\"n\": 99}' WHERE stream_name = 'unit-aus-3rar' AND stream_version = 2")
+        let findings = try ChainVerifier(db).verify().findings
+        #expect(findings.map(\.stream) == ["unit-aus-3rar"])
+        #expect(findings.map(\.version) == [2])
+        #expect(findings.first?.description.contains("altered") == true)
+    }
+
+    @Test func aDeletedEventIsDetected() throws {
+        let (_, db) = try seeded()
+        try tamper(db, "DELETE FROM event_store.events WHERE stream_name = 'exercise-ts25' AND stream_version = 2")
+        let findings = try ChainVerifier(db).verify().findings
+        #expect(findings.contains { $0.stream == "exercise-ts25" && $0.version == 2 && $0.problem.contains("missing") })
+    }
+
+    @Test func aDeletedLastEventIsDetectedByTheStreamHead() throws {
+        let (_, db) = try seeded()
+        try tamper(db, "DELETE FROM event_store.events WHERE stream_name = 'exercise-ts25' AND stream_version = 3")
+        let findings = try ChainVerifier(db).verify().findings
+        #expect(findings.contains { $0.stream == "exercise-ts25" && $0.version == 3 })
+    }
+
+    @Test func reorderedEventsAreDetected() throws {
+        let (_, db) = try seeded()
+        try tamper(db, """
+            ALTER TABLE event_store.events DROP CONSTRAINT events_stream_version_check;
+            UPDATE event_store.events SET stream_version = -stream_version WHERE stream_name = 'unit-aus-3rar' AND stream_version IN (1, 2);
+            UPDATE event_store.events SET stream_version = CASE stream_version WHEN -1 THEN 2 ELSE 1 END
+             WHERE stream_name = 'unit-aus-3rar' AND stream_version < 0
+            """)
+        let findings = try ChainVerifier(db).verify().findings
+        #expect(findings.contains { $0.stream == "unit-aus-3rar" && $0.version == 1 })
+    }
+
+    @Test func aDisabledTriggerIsReported() throws {
+        let (_, db) = try seeded()
+        try db.execute("ALTER TABLE event_store.events DISABLE TRIGGER events_immutable")
+        let findings = try ChainVerifier(db).verify().findings
+        #expect(findings.map(\.problem) == ["immutability trigger events_immutable is disabled"])
+    }
+
+    @Test func headDigestIsStableAndDetectsARechainedHistory() throws {
+        let (_, db) = try seeded()
+        let digest = try HeadDigest.compute(db)
+        try EventStore(db).append([StreamAppend(stream: "exercise-ts25", expected: .any, events: events(1))])
+
+        // New events after the checkpoint do not change the digest at that checkpoint.
+        let later = try HeadDigest.compute(db, at: digest.checkpoint)
+        #expect(later == HeadDigest(parsing: digest.description).map { _ in later })
+        #expect(later.digest == digest.digest)
+        #expect(HeadDigest(parsing: digest.description)?.checkpoint == digest.checkpoint)
+
+        // An attacker who alters an early event and recomputes the whole chain still changes the digest.
+        try tamper(db, """
+            ALTER TABLE event_store.streams DISABLE TRIGGER USER;
+            UPDATE event_store.events SET payload = '{"n": 42}' WHERE stream_name = 'unit-aus-3rar' AND stream_version = 1
+            """)
+        try db.execute("""
+            DO $$
+            DECLARE r record; prev bytea := '\\x0000000000000000000000000000000000000000000000000000000000000000'; h bytea;
+            BEGIN
+              ALTER TABLE event_store.events DISABLE TRIGGER USER;
+              FOR r IN SELECT * FROM event_store.events WHERE stream_name = 'unit-aus-3rar' ORDER BY stream_version LOOP
+                h := sha256(prev || event_store.hash_input(r.stream_name, r.stream_version, r.event_id, r.event_type,
+                       r.schema_version, r.payload, r.metadata, r.recorded_at));
+                UPDATE event_store.events SET previous_hash = prev, hash = h WHERE position = r.position;
+                prev := h;
+              END LOOP;
+              UPDATE event_store.streams SET head_hash = prev WHERE stream_name = 'unit-aus-3rar';
+              ALTER TABLE event_store.events ENABLE TRIGGER USER;
+            END $$
+            """)
+        #expect(try ChainVerifier(db).verify().findings.isEmpty, "a full re-chain passes the chain check …")
+        #expect(try HeadDigest.compute(db, at: digest.checkpoint).digest != digest.digest, "… but not the kept digest")
+    }
+}

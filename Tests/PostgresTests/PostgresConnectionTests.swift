@@ -1,0 +1,145 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct PostgresConnectionTests {
+    @Test func bindsParametersAsDataNeverAsSQL() throws {
+        // Given
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        try db.execute("CREATE TABLE t (id int, name text)")
+        let hostile = "x'); DROP TABLE t; --"
+
+        // When
+        try db.query("INSERT INTO t VALUES (\(1), \(hostile)), (\(2), \(String?.none)), (\(3), \("Ωmega 🛰"))")
+        let rows = try db.query("SELECT id, name FROM t ORDER BY id")
+
+        // Then
+        #expect(rows.count == 3)
+        #expect(try rows[0].decode("name", as: String.self) == hostile)
+        #expect(try rows[1].decodeIfPresent("name", as: String.self) == nil)
+        #expect(try rows[2].decode("name", as: String.self) == "Ωmega 🛰")
+    }
+
+    @Test func serverErrorCarriesSQLStateAndStatementButNoBoundValues() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        try db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        try db.query("INSERT INTO t VALUES (\(7))")
+        let secret = "s3cret-value"
+
+        // When
+        let error = #expect(throws: PostgresError.self) {
+            try db.query("INSERT INTO t SELECT \(7) WHERE \(secret) <> ''")
+        }
+
+        // Then
+        #expect(error?.sqlState == "23505")
+        #expect(error?.description.contains("INSERT INTO t") == true)
+        #expect(error?.description.contains("23505") == true)
+        #expect(error?.description.contains(secret) == false)
+        #expect(error?.debugDescription.contains(secret) == true)
+    }
+
+    @Test func connectionFailureNamesTheTargetButNotThePassword() {
+        let error = #expect(throws: PostgresError.self) {
+            _ = try PostgresConnection(conninfo: "host=/nonexistent/socket/dir port=5999 dbname=nowhere user=planner password=hunter2-secret connect_timeout=2")
+        }
+        #expect(error?.isConnectionFailure == true)
+        #expect(error?.description.contains("/nonexistent/socket/dir") == true)
+        #expect(error?.description.contains("nowhere") == true)
+        #expect(error?.description.contains("hunter2") == false)
+    }
+
+    @Test func acceptsPostgresURLs() throws {
+        let database = try TestDatabase(migrated: false)
+        let host = ProcessInfo.processInfo.environment["PGHOST"] ?? "/tmp"
+        let encodedHost = host.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? host
+        let db = try PostgresConnection(conninfo: "postgresql:///\(database.name)?host=\(encodedHost)")
+        #expect(try db.query("SELECT current_database() AS d").first?.decode("d", as: String.self) == database.name)
+    }
+
+    @Test func transactionRollsBackWhenTheBodyThrows() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        try db.execute("CREATE TABLE t (id int)")
+        struct Abort: Error {}
+
+        #expect(throws: Abort.self) {
+            try db.transaction {
+                try db.query("INSERT INTO t VALUES (\(1))")
+                throw Abort()
+            }
+        }
+        try db.transaction { try db.query("INSERT INTO t VALUES (\(2))") }
+
+        let ids = try db.query("SELECT id FROM t").map { try $0.decode("id", as: Int.self) }
+        #expect(ids == [2])
+    }
+
+    @Test func copyInAndOutRoundTripsAwkwardText() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        try db.execute("CREATE TABLE t (id int, note text)")
+        let notes: [String?] = ["tab\there", "new\nline", "back\\slash", nil, "plain"]
+
+        // When
+        let copied = try db.copyIn("COPY t (id, note) FROM STDIN",
+                                   lines: notes.enumerated().map { "\($0.offset)\t\(PostgresCopy.escape($0.element))" })
+        var out = Data()
+        try db.copyOut("COPY (SELECT count(*) FROM t) TO STDOUT") { out.append(contentsOf: $0) }
+        let back = try db.query("SELECT note FROM t ORDER BY id").map { try $0.decodeIfPresent("note", as: String.self) }
+
+        // Then
+        #expect(copied == notes.count)
+        #expect(String(decoding: out, as: UTF8.self) == "\(notes.count)\n")
+        #expect(back == notes)
+    }
+
+    @Test func copyErrorIsReportedAndTheConnectionStaysUsable() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        try db.execute("CREATE TABLE t (id int)")
+        let error = #expect(throws: PostgresError.self) {
+            try db.copyIn("COPY t (id) FROM STDIN", lines: ["1", "not-a-number"])
+        }
+        #expect(error?.sqlState == "22P02")
+        #expect(try db.query("SELECT count(*) AS n FROM t").first?.decode("n", as: Int.self) == 0)
+    }
+
+    @Test func listenReceivesNotifications() throws {
+        let database = try TestDatabase(migrated: false)
+        let listener = try database.connect()
+        let sender = try database.connect()
+        try listener.listen("muster_test")
+
+        // Nothing yet: the wait times out empty.
+        #expect(try listener.waitForNotifications(timeout: 0.05).isEmpty)
+        try sender.notify("muster_test", payload: "exercise")
+        let got = try listener.waitForNotifications(timeout: 5)
+
+        #expect(got.map(\.channel) == ["muster_test"])
+        #expect(got.first?.payload == "exercise")
+        #expect(got.first?.senderPID == sender.backendPID)
+    }
+
+    @Test func timestampsRoundTripThroughTheServer() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        let instant = Date(timeIntervalSince1970: 1_752_364_800.123456) // 2025-07-13T00:00:00.123456Z
+        let row = try db.query("SELECT \(instant)::timestamptz AS t, (\(instant)::timestamptz)::text AS s").first
+        let back: Date? = try row?.decode("t")
+        #expect(abs((back?.timeIntervalSince1970 ?? 0) - instant.timeIntervalSince1970) < 0.000_001)
+        #expect(try row?.decode("s", as: String.self) == "2025-07-13 00:00:00.123456+00")
+        #expect(PostgresTimestamp.format(instant) == "2025-07-13T00:00:00.123456Z")
+    }
+
+    @Test func queryFragmentsRenumberPlaceholders() {
+        var q: PostgresQuery = "SELECT * FROM t WHERE a = \(1) AND b = \(2)"
+        q.append(" AND c = \(3) AND d = $$x$$")
+        #expect(q.sql == "SELECT * FROM t WHERE a = $1 AND b = $2 AND c = $3 AND d = $$x$$")
+        #expect(q.binds == ["1", "2", "3"])
+    }
+}
