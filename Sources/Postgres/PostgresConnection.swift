@@ -34,7 +34,7 @@ public final class PostgresConnection {
         }
         _ = PQsetClientEncoding(c, "UTF8")
         // Text formats this layer parses: ISO dates in UTC.
-        let r = PQexec(c, "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'")
+        let r = PQexec(c, "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET client_min_messages = 'warning'")
         PQclear(r)
     }
 
