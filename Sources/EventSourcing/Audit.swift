@@ -183,7 +183,7 @@ public struct HeadDigest: Sendable, Equatable, CustomStringConvertible {
             let rows = try db.query("""
                 SELECT transaction_id::text AS transaction_id, position FROM event_store.events
                  WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-                 ORDER BY transaction_id DESC, position DESC LIMIT 1
+                 ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1
                 """)
             at = try rows.first.map { Checkpoint(transactionID: try $0.decode("transaction_id"), position: try $0.decode("position")) } ?? .start
         }

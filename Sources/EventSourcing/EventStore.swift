@@ -24,7 +24,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
     /// The database could not be reached or the connection dropped.
     public var isUnavailable: Bool { underlying?.isConnectionFailure == true }
 
-    init(_ error: PostgresError) {
+    public init(_ error: PostgresError) {
         switch error.sqlState {
         case "MU001":
             code = .conflict
@@ -134,6 +134,32 @@ public final class EventStore {
         }
     }
 
+    /// The recorded result when `commandID` was already applied to this same `command`.
+    ///
+    /// - Throws: `EventStoreError` with `isCommandReused` when the id was applied to a different command.
+    public func appliedResult(commandID: UUID, command: Data) throws(EventStoreError) -> AppendResult? {
+        let text = String(decoding: command, as: UTF8.self)
+        do {
+            let rows = try db.query("""
+                SELECT result::text AS result, request_hash = sha256(convert_to(\(text)::jsonb::text, 'UTF8')) AS same
+                  FROM event_store.commands WHERE command_id = \(commandID)
+                """)
+            guard let row = rows.first else { return nil }
+            guard try row.decode("same", as: Bool.self) else {
+                throw EventStoreError(PostgresError.server(sqlState: "MU002", message: "command id \(commandID.uuidString.lowercased()) was already used for a different command",
+                                                           detail: nil, hint: "use a new --command-id for a new command", statement: nil, parameters: []))
+            }
+            let result = try JSONDecoder().decode(AppendResult.self, from: Data(try row.decode("result", as: String.self).utf8))
+            return AppendResult(streams: result.streams, firstPosition: result.firstPosition, lastPosition: result.lastPosition, duplicate: true)
+        } catch let error as EventStoreError {
+            throw error
+        } catch let error as PostgresError {
+            throw EventStoreError(error)
+        } catch {
+            throw EventStoreError(invalid: "unreadable command result: \(error)")
+        }
+    }
+
     /// The current version of a stream (0 when it does not exist).
     public func version(of stream: String) throws(EventStoreError) -> Int64 {
         do {
@@ -212,7 +238,7 @@ public final class EventStore {
             """
         if let category { q.append(" AND category = \(category)") }
         q.append(asOfClause(asOf))
-        q.append(" ORDER BY transaction_id, position LIMIT \(limit)")
+        q.append(" ORDER BY events.transaction_id, events.position LIMIT \(limit)")
         do throws(PostgresError) {
             return try db.query(q).map(Self.decode)
         } catch {

@@ -88,6 +88,9 @@ extension PlanningCommand {
         guard let parser = parsers[name] else {
             throw CommandParseError(field: "command", "\(quoted(name)) is not one of \(names.joined(separator: ", "))")
         }
+        if let (path, number) = firstNonInteger(in: object, path: "") {
+            throw CommandParseError(field: path, "\(number) is not an integer in range")
+        }
         if let path = firstNull(in: object, path: "") { throw CommandParseError(field: path, "null is not allowed; omit the field instead") }
         let command: PlanningCommand
         do {
@@ -217,6 +220,23 @@ private func firstNull(in value: Any, path: String) -> String? {
         for (index, element) in array.enumerated() {
             if let found = firstNull(in: element, path: "\(path)[\(index)]") { return found }
         }
+    }
+    return nil
+}
+
+/// Every number in a command is an integer; JSONDecoder reports others without a field, so find them first.
+private func firstNonInteger(in value: Any, path: String) -> (String, String)? {
+    if let object = value as? [String: Any] {
+        for key in object.keys.sorted() {
+            if let value = object[key], let found = firstNonInteger(in: value, path: join(path, key)) { return found }
+        }
+    } else if let array = value as? [Any] {
+        for (index, element) in array.enumerated() {
+            if let found = firstNonInteger(in: element, path: "\(path)[\(index)]") { return found }
+        }
+    } else if !(value is String), let number = value as? NSNumber {
+        let double = number.doubleValue
+        if !double.isFinite || double.rounded() != double || abs(double) > 9.0e15 { return (path, number.stringValue) }
     }
     return nil
 }

@@ -90,6 +90,13 @@ public struct ReadinessReport: Sendable, Hashable {
     /// Corrections applied, oldest first.
     public var corrections: [ReadinessCorrected] = []
 
+    public init(asOf: Day, ratings: ReadinessRatings?, computedLevel: CLevel, override: ReadinessOverride? = nil) {
+        self.asOf = asOf
+        self.ratings = ratings
+        self.computedLevel = computedLevel
+        self.override = override
+    }
+
     /// The C-level that counts: the commander's override, or the computed level.
     public var cLevel: CLevel { override?.cLevel ?? computedLevel }
     public var isOverridden: Bool { override != nil }

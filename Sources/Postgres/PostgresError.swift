@@ -42,7 +42,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         PostgresError(code: .protocolError, sqlState: nil, message: message, detail: nil, hint: nil, statement: statement, parameters: [])
     }
 
-    static func server(sqlState: String?, message: String, detail: String?, hint: String?, statement: String?, parameters: [String?]) -> PostgresError {
+    public static func server(sqlState: String?, message: String, detail: String?, hint: String?, statement: String?, parameters: [String?]) -> PostgresError {
         PostgresError(code: .server, sqlState: sqlState, message: message, detail: detail, hint: hint, statement: statement, parameters: parameters)
     }
 

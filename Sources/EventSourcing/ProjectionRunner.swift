@@ -1,0 +1,601 @@
+import Foundation
+public import Postgres
+
+/// Runs projections over the event log: catch-up, live tailing, rebuild without downtime, status and audit.
+///
+/// Each batch applies up to `batchSize` events and moves the projection's checkpoint in the same
+/// transaction, so an event's effect is committed exactly once. One worker runs a projection at a
+/// time (a session advisory lock keyed by its name). Readers query the live schema `rm_<name>`.
+///
+/// Locks (advisory, two-key form, the second key `hashtext(name)`):
+/// - `workerLockSpace`: session lock held by the worker of a projection;
+/// - `rebuildLockSpace`: session lock held by a rebuild (one at a time per projection);
+/// - `swapLockSpace`: every live batch takes it shared for its transaction; a rebuild's swap and the
+///   first creation take it exclusive, so a swap never interleaves with a live batch.
+public final class ProjectionRunner {
+    public let db: PostgresConnection
+    public let projections: [any Projection]
+    public let batchSize: Int
+    public let whenBusy: WorkerLockPolicy
+    /// How long a rebuild's swap waits for readers' table locks before it gives up and retries.
+    public var swapLockTimeout: Double = 5
+    /// Progress messages for humans (one line each); ignored by default.
+    public var log: (String) -> Void = { _ in }
+
+    static let workerLockSpace: Int32 = 0x6D75_0001
+    static let swapLockSpace: Int32 = 0x6D75_0002
+    static let rebuildLockSpace: Int32 = 0x6D75_0003
+    /// The channel `event_store.append()` notifies with the appended categories.
+    public static let channel = "muster_events"
+
+    /// - Parameters:
+    ///   - db: a connection used only by this runner (it holds session locks and LISTENs on it).
+    ///   - projections: the projections to run; names must be unique.
+    ///   - batchSize: events per transaction.
+    ///   - whenBusy: what to do when another worker runs a projection.
+    public init(_ db: PostgresConnection, projections: [any Projection], batchSize: Int = 500, whenBusy: WorkerLockPolicy = .fail) {
+        self.db = db
+        self.projections = projections
+        self.batchSize = max(1, batchSize)
+        self.whenBusy = whenBusy
+    }
+
+    /// The schema readers query for a projection.
+    public static func liveSchema(_ name: String) -> String { "rm_\(name)" }
+    static func nextSchema(_ name: String) -> String { "rm_\(name)__next" }
+
+    // MARK: Catch-up and live
+
+    /// Applies every visible event after each projection's checkpoint, then returns.
+    ///
+    /// Takes and releases each projection's worker lock (waiting or failing per `whenBusy`), and
+    /// creates a projection's schema and tables when they do not exist yet.
+    /// - Returns: per projection name, the number of events applied.
+    /// - Throws: `ProjectionError` when a worker lock is held elsewhere (fail mode) or `apply` throws;
+    ///   `PostgresError` or `EventStoreError` for database failures.
+    @discardableResult
+    public func catchUp() throws -> [String: Int] {
+        try validate()
+        var applied: [String: Int] = [:]
+        for p in projections {
+            guard try acquireWorkerLock(p.name, until: { false }) else { continue }
+            defer { releaseWorkerLock(p.name) }
+            try ensureLive(p)
+            applied[p.name] = try drain(p)
+        }
+        return applied
+    }
+
+    /// Runs as a long-lived worker: catches up, then applies new events as they arrive.
+    ///
+    /// A notification on `muster_events` wakes the worker at once; it also polls every `pollInterval`
+    /// seconds, which is what guarantees progress (a notification can be missed while reconnecting, and
+    /// an event can become readable only when an older transaction ends). Holds every projection's
+    /// worker lock until it returns.
+    /// - Parameters:
+    ///   - pollInterval: seconds between polls when no notification arrives.
+    ///   - maxDuration: stop after this many seconds (nil: no limit).
+    ///   - until: checked between batches and about every 0.1 s while idle; return true to stop.
+    public func run(pollInterval: Double = 1, maxDuration: Double? = nil, until stop: () -> Bool = { false }) throws {
+        try validate()
+        let deadline = maxDuration.map { Date().addingTimeInterval($0) }
+        func finished() -> Bool { stop() || deadline.map { Date() >= $0 } == true }
+        var held: [String] = []
+        defer { held.forEach(releaseWorkerLock) }
+        for p in projections {
+            guard try acquireWorkerLock(p.name, until: finished) else { return }
+            held.append(p.name)
+            try ensureLive(p)
+        }
+        try db.listen(Self.channel)
+        defer { try? db.unlisten(Self.channel) }
+        log("projection worker (backend pid \(db.backendPID)) running \(projections.map(\.name).joined(separator: ", "))")
+        // While committed events wait behind an open transaction, look again soon rather than at the next poll.
+        var retry = 0.05
+        while !finished() {
+            var applied = 0
+            for p in projections where !finished() {
+                applied += try drain(p, until: finished)
+            }
+            if finished() { return }
+            let waiting = try pendingBehindHorizon()
+            var timeout = pollInterval
+            if waiting {
+                timeout = min(retry, pollInterval)
+                retry = min(retry * 2, 1)
+            } else {
+                retry = 0.05
+            }
+            let wakeAt = Date().addingTimeInterval(timeout)
+            // Wait in short slices so that `until` and the deadline are honoured promptly.
+            while !finished() {
+                let left = wakeAt.timeIntervalSinceNow
+                if left <= 0 { break }
+                if !(try db.waitForNotifications(timeout: min(left, 0.1))).isEmpty { break }
+            }
+        }
+    }
+
+    /// Applies batches until the projection has read every visible event.
+    private func drain(_ p: any Projection, until stop: () -> Bool = { false }) throws -> Int {
+        var total = 0
+        while true {
+            let n = try applyBatch(p)
+            total += n
+            if n < batchSize || stop() { break }
+        }
+        if total > 0 { log("\(p.name): applied \(total) event(s)") }
+        return total
+    }
+
+    /// One transaction: read the checkpoint, apply the next events, move the checkpoint.
+    private func applyBatch(_ p: any Projection) throws -> Int {
+        let schema = Self.liveSchema(p.name)
+        return try db.transaction {
+            try db.query("SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(\(p.name)))")
+            // Read inside the transaction: a rebuild may have swapped in a newer generation and checkpoint.
+            let rows = try db.query("""
+                SELECT transaction_id::text AS transaction_id, position FROM projection_meta.checkpoints
+                 WHERE name = \(p.name) FOR UPDATE
+                """)
+            guard let row = rows.first else {
+                throw ProjectionError.inconsistent(p.name, "its checkpoint row disappeared while running; run it again to re-create it")
+            }
+            let checkpoint = Checkpoint(transactionID: try row.decode("transaction_id"), position: try row.decode("position"))
+            let events = try readEvents(after: checkpoint)
+            for e in events {
+                do {
+                    try p.apply(e, in: schema, db)
+                } catch {
+                    throw ProjectionError.applyFailed(p.name, event: e, checkpoint: checkpoint, error: error)
+                }
+            }
+            if let last = events.last {
+                try db.query("""
+                    UPDATE projection_meta.checkpoints
+                       SET transaction_id = \(String(last.transactionID))::xid8, position = \(last.position),
+                           events_processed = events_processed + \(events.count), updated_at = now()
+                     WHERE name = \(p.name)
+                    """)
+            }
+            return events.count
+        }
+    }
+
+    /// The next `batchSize` events after `checkpoint` in global order, below the snapshot's xmin, as
+    /// `EventStore.read(after:)` reads them.
+    private func readEvents(after checkpoint: Checkpoint, asOf: AsOf? = nil) throws -> [RecordedEvent] {
+        var q: PostgresQuery = """
+            SELECT \(unescaped: EventStore.columns) FROM event_store.events e
+             WHERE (e.transaction_id, e.position) > (\(String(checkpoint.transactionID))::xid8, \(checkpoint.position))
+               AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            """
+        switch asOf {
+        case nil: break
+        case .time(let t): q.append(" AND e.recorded_at <= \(t)")
+        case .position(let p): q.append(" AND e.position <= \(p)")
+        }
+        // Qualified on purpose: a bare `transaction_id` in ORDER BY names the select list's text column
+        // of that name, which sorts 10000 before 9999 and would make a reader skip events.
+        q.append(" ORDER BY e.transaction_id, e.position LIMIT \(batchSize)")
+        return try db.query(q).map(EventStore.decode)
+    }
+
+    /// Creates the live schema, tables, views and checkpoint row when any of them is missing.
+    private func ensureLive(_ p: any Projection) throws {
+        let schema = Self.liveSchema(p.name)
+        func present() throws -> Bool {
+            let rows = try db.query("""
+                SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = \(schema))
+                   AND EXISTS (SELECT FROM projection_meta.checkpoints WHERE name = \(p.name)) AS ok
+                """)
+            return try rows.first?.decode("ok", as: Bool.self) == true
+        }
+        if try present() { return }
+        try db.transaction {
+            try db.query("SELECT pg_advisory_xact_lock(\(Self.swapLockSpace), hashtext(\(p.name)))")
+            if try present() { return }
+            // A schema without its checkpoint row (or the reverse) has no known position: start over.
+            try db.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE; CREATE SCHEMA \(schema)")
+            try p.createTables(in: schema, db)
+            try grantRead(schema)
+            try p.createViews(liveSchema: schema, db)
+            try db.query("""
+                INSERT INTO projection_meta.checkpoints (name) VALUES (\(p.name))
+                ON CONFLICT (name) DO UPDATE SET transaction_id = '0', position = 0, events_processed = 0,
+                    generation = checkpoints.generation + 1, updated_at = now()
+                """)
+            log("\(p.name): created schema \(schema)")
+        }
+    }
+
+    private func grantRead(_ schema: String) throws {
+        try db.execute("""
+            GRANT USAGE ON SCHEMA \(schema) TO muster_planner, muster_auditor, muster_reporter;
+            GRANT SELECT ON ALL TABLES IN SCHEMA \(schema) TO muster_planner, muster_auditor, muster_reporter
+            """)
+    }
+
+    /// True when committed events wait behind an older open transaction.
+    private func pendingBehindHorizon() throws -> Bool {
+        let rows = try db.query("""
+            SELECT EXISTS (SELECT FROM event_store.events
+                            WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS waiting
+            """)
+        return try rows.first?.decode("waiting", as: Bool.self) == true
+    }
+
+    // MARK: Locks
+
+    /// Takes a projection's worker lock; false when `until` said stop while waiting.
+    private func acquireWorkerLock(_ name: String, until stop: () -> Bool) throws -> Bool {
+        try acquire(Self.workerLockSpace, name, what: "being run", until: stop)
+    }
+
+    private func releaseWorkerLock(_ name: String) {
+        _ = try? db.query("SELECT pg_advisory_unlock(\(Self.workerLockSpace), hashtext(\(name)))")
+    }
+
+    private func acquire(_ space: Int32, _ name: String, what: String, until stop: () -> Bool) throws -> Bool {
+        var announced = false
+        while true {
+            let rows = try db.query("SELECT pg_try_advisory_lock(\(space), hashtext(\(name))) AS ok")
+            if try rows.first?.decode("ok", as: Bool.self) == true { return true }
+            let (pid, info) = try lockHolder(space, name)
+            if whenBusy == .fail {
+                throw ProjectionError.busy(name, what: what, holder: pid, holderInfo: info)
+            }
+            if !announced {
+                log("\(name): waiting for backend pid \(pid.map(String.init) ?? "?")\(info), which holds its lock")
+                announced = true
+            }
+            if stop() { return false }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// The session holding an advisory lock of this runner, with a description for messages.
+    private func lockHolder(_ space: Int32, _ name: String) throws -> (Int32?, String) {
+        let rows = try db.query("""
+            SELECT l.pid, a.application_name, a.usename, to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') AS since
+              FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND l.classid = \(space)::oid AND l.objid = hashtext(\(name))::oid AND l.objsubid = 2
+             LIMIT 1
+            """)
+        guard let row = rows.first else { return (nil, "") }
+        var info: [String] = []
+        if let app = try row.decodeIfPresent("application_name", as: String.self), !app.isEmpty { info.append("application \(app)") }
+        if let user = try row.decodeIfPresent("usename", as: String.self) { info.append("user \(user)") }
+        if let since = try row.decodeIfPresent("since", as: String.self) { info.append("connected since \(since) UTC") }
+        return (try row.decode("pid"), info.isEmpty ? "" : " (\(info.joined(separator: ", ")))")
+    }
+
+    private func validate() throws {
+        var seen: Set<String> = []
+        for p in projections {
+            guard Self.isValidName(p.name) else { throw ProjectionError.invalidName(p.name) }
+            guard seen.insert(p.name).inserted else {
+                throw ProjectionError.inconsistent(p.name, "two registered projections share this name")
+            }
+        }
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        guard (1...40).contains(name.utf8.count), let first = name.utf8.first, (97...122).contains(first),
+              name.utf8.last != UInt8(ascii: "_"), !name.contains("__") else { return false }
+        return name.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "_") }
+    }
+
+    private func projection(_ name: String) throws -> any Projection {
+        guard let p = projections.first(where: { $0.name == name }) else {
+            throw ProjectionError.unknown(name, known: projections.map(\.name))
+        }
+        return p
+    }
+
+    // MARK: Rebuild
+
+    /// Rebuilds projections from the start of the log without downtime.
+    ///
+    /// Builds a fresh copy in `rm_<name>__next` in batches up to the head, then in one short
+    /// transaction (which live batches wait for) applies the remainder, drops the old schema and the
+    /// views depending on it, renames the new one to `rm_<name>`, re-creates the views and moves the
+    /// checkpoint. Readers see the old tables or the new ones, never a half-built view. A live worker
+    /// may keep running meanwhile: it continues from the new checkpoint.
+    /// - Parameter name: the projection to rebuild, or nil for every registered projection.
+    /// - Returns: per projection, the events the new generation applied.
+    @discardableResult
+    public func rebuild(_ name: String? = nil) throws -> [String: Int64] {
+        try validate()
+        let targets = try name.map { [try projection($0)] } ?? projections
+        var out: [String: Int64] = [:]
+        for p in targets {
+            _ = try acquire(Self.rebuildLockSpace, p.name, what: "being rebuilt", until: { false })
+            defer { _ = try? db.query("SELECT pg_advisory_unlock(\(Self.rebuildLockSpace), hashtext(\(p.name)))") }
+            out[p.name] = try rebuildOne(p)
+        }
+        return out
+    }
+
+    private func rebuildOne(_ p: any Projection) throws -> Int64 {
+        let next = Self.nextSchema(p.name)
+        let live = Self.liveSchema(p.name)
+        let started = Date()
+        // A leftover from an interrupted rebuild is useless: its checkpoint was only in memory.
+        try db.execute("DROP SCHEMA IF EXISTS \(next) CASCADE")
+        try db.transaction {
+            try db.execute("CREATE SCHEMA \(next)")
+            try p.createTables(in: next, db)
+        }
+        var built = Checkpoint.start
+        var applied: Int64 = 0
+        while true {
+            let n = try db.transaction { try applyBatch(p, into: next, after: &built, bound: nil) }
+            applied += Int64(n)
+            if n < batchSize { break }
+        }
+        log("\(p.name): built \(applied) event(s) into \(next); swapping")
+        var attempt = 0
+        while true {
+            attempt += 1
+            var checkpoint = built
+            var count = applied
+            do {
+                try db.transaction {
+                    try db.query("SELECT pg_advisory_xact_lock(\(Self.swapLockSpace), hashtext(\(p.name)))")
+                    while true {
+                        let n = try applyBatch(p, into: next, after: &checkpoint, bound: nil)
+                        count += Int64(n)
+                        if n < batchSize { break }
+                    }
+                    let current = try db.query("""
+                        SELECT transaction_id::text AS transaction_id, position FROM projection_meta.checkpoints WHERE name = \(p.name)
+                        """).first.map { Checkpoint(transactionID: try $0.decode("transaction_id"), position: try $0.decode("position")) }
+                    if let current, current > checkpoint {
+                        throw ProjectionError.inconsistent(p.name, "the rebuild reached \(checkpoint) but the live tables are at \(current); run the rebuild again")
+                    }
+                    // Readers wait for these locks; do not let one slow reader queue every other reader behind us.
+                    try db.execute("SET LOCAL lock_timeout = '\(Int(swapLockTimeout * 1000))ms'")
+                    // Lock the views that read the old tables before the tables, the order readers of a view take.
+                    for view in try dependentViews(of: live) {
+                        try db.execute("LOCK TABLE \(view) IN ACCESS EXCLUSIVE MODE")
+                    }
+                    try db.execute("""
+                        DROP SCHEMA IF EXISTS \(live) CASCADE;
+                        ALTER SCHEMA \(next) RENAME TO \(live)
+                        """)
+                    try grantRead(live)
+                    try p.createViews(liveSchema: live, db)
+                    try db.query("""
+                        INSERT INTO projection_meta.checkpoints AS c (name, transaction_id, position, events_processed, rebuilt_at)
+                        VALUES (\(p.name), \(String(checkpoint.transactionID))::xid8, \(checkpoint.position), \(count), now())
+                        ON CONFLICT (name) DO UPDATE SET transaction_id = excluded.transaction_id, position = excluded.position,
+                            events_processed = excluded.events_processed, generation = c.generation + 1,
+                            rebuilt_at = now(), updated_at = now()
+                        """)
+                }
+            } catch let error as PostgresError where error.sqlState == "55P03" && attempt < 3 {
+                log("\(p.name): readers held the old tables for more than \(swapLockTimeout) s; retrying the swap")
+                continue
+            }
+            log("\(p.name): swapped in the rebuilt tables at \(checkpoint) (\(count) event(s), \(String(format: "%.1f", -started.timeIntervalSinceNow)) s)")
+            return count
+        }
+    }
+
+    /// Applies the events after `checkpoint` (up to `bound`) into `schema`, inside the caller's transaction.
+    ///
+    /// - Returns: the number of events read (a full batch means there may be more).
+    private func applyBatch(_ p: any Projection, into schema: String, after checkpoint: inout Checkpoint,
+                            bound: Checkpoint?, asOf: AsOf? = nil) throws -> Int {
+        let events = try readEvents(after: checkpoint, asOf: asOf)
+        let start = checkpoint
+        for e in events {
+            if let bound, e.checkpoint > bound { return 0 }
+            do {
+                try p.apply(e, in: schema, db)
+            } catch {
+                throw ProjectionError.applyFailed(p.name, event: e, checkpoint: start, error: error)
+            }
+            checkpoint = e.checkpoint
+        }
+        return events.count
+    }
+
+    /// Views (in any schema) whose definition reads a table or view of `schema`.
+    private func dependentViews(of schema: String) throws -> [String] {
+        try db.query("""
+            SELECT DISTINCT v.oid::regclass::text AS view
+              FROM pg_depend d
+              JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+              JOIN pg_class v ON v.oid = r.ev_class
+              JOIN pg_class t ON t.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
+              JOIN pg_namespace n ON n.oid = t.relnamespace
+             WHERE n.nspname = \(schema) AND v.oid <> t.oid AND v.relnamespace <> n.oid
+            """).map { try $0.decode("view", as: String.self) }
+    }
+
+    // MARK: Audit
+
+    /// Builds a projection from the start of the log into a new throwaway schema, leaving the live tables
+    /// and views alone. Drop it with `dropScratch` when done.
+    ///
+    /// - Parameters:
+    ///   - name: the projection.
+    ///   - asOf: stop at a recorded time or position (nil: every visible event).
+    ///   - through: stop after this checkpoint (nil: no bound).
+    /// - Returns: the schema holding the tables, `rm_<name>__scratch_<hex>`.
+    public func buildScratch(_ name: String, asOf: AsOf? = nil, through: Checkpoint? = nil) throws -> String {
+        try validate()
+        let p = try projection(name)
+        let suffix = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(8)
+        let schema = "rm_\(name)__scratch_\(suffix)"
+        try db.transaction {
+            try db.execute("CREATE SCHEMA \(schema)")
+            try p.createTables(in: schema, db)
+        }
+        do {
+            var at = Checkpoint.start
+            while true {
+                let n = try db.transaction { try applyBatch(p, into: schema, after: &at, bound: through, asOf: asOf) }
+                if n < batchSize { break }
+            }
+        } catch {
+            try? dropScratch(schema)
+            throw error
+        }
+        return schema
+    }
+
+    /// Drops a schema made by `buildScratch` (refuses any other).
+    public func dropScratch(_ schema: String) throws {
+        let parts = schema.components(separatedBy: "__scratch_")
+        guard parts.count == 2, parts[0].hasPrefix("rm_"), Self.isValidName(String(parts[0].dropFirst(3))),
+              parts[1].count == 8, parts[1].allSatisfy(\.isHexDigit) else {
+            throw ProjectionError.inconsistent(schema, "\(schema) is not a scratch schema of the projection runner; not dropping it")
+        }
+        try db.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+    }
+
+    /// Compares a projection's live tables with a fresh rebuild at the same checkpoint, row for row.
+    ///
+    /// Live workers keep running: the rebuild is brought to the live checkpoint and both are read in one
+    /// repeatable-read snapshot, in which the live rows and their checkpoint are consistent.
+    /// - Returns: one sentence per difference (missing or extra table, rows only on one side, with
+    ///   samples); empty when the live tables equal the rebuild.
+    public func compareWithRebuild(_ name: String) throws -> [String] {
+        let p = try projection(name)
+        let live = Self.liveSchema(name)
+        func liveCheckpoint() throws -> Checkpoint? {
+            try db.query("SELECT transaction_id::text AS transaction_id, position FROM projection_meta.checkpoints WHERE name = \(name)")
+                .first.map { Checkpoint(transactionID: try $0.decode("transaction_id"), position: try $0.decode("position")) }
+        }
+        guard let start = try liveCheckpoint() else {
+            return ["projection \(name) has no live tables yet (it never ran)"]
+        }
+        let scratch = try buildScratch(name, through: start)
+        defer { try? dropScratch(scratch) }
+        return try db.transaction(isolation: .repeatableRead) {
+            // The first statement fixes the snapshot: the checkpoint and the live rows are read in it.
+            guard let target = try liveCheckpoint() else { return ["projection \(name) disappeared during the comparison"] }
+            // The scratch copy stands at `start` (a checkpoint is always an event's); bring it to the live one.
+            var at = start
+            while true {
+                let n = try applyBatch(p, into: scratch, after: &at, bound: target)
+                if n < batchSize { break }
+            }
+            return try differences(live: live, rebuilt: scratch, projection: name, at: target)
+        }
+    }
+
+    private func differences(live: String, rebuilt: String, projection: String, at: Checkpoint) throws -> [String] {
+        func tables(_ schema: String) throws -> [String] {
+            try db.query("""
+                SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = \(schema) AND c.relkind IN ('r', 'p') ORDER BY c.relname
+                """).map { try $0.decode("relname", as: String.self) }
+        }
+        let liveTables = try tables(live)
+        let rebuiltTables = try tables(rebuilt)
+        var out: [String] = []
+        for t in rebuiltTables where !liveTables.contains(t) {
+            out.append("table \(live).\(t) is missing (a fresh rebuild of \(projection) has it)")
+        }
+        for t in liveTables where !rebuiltTables.contains(t) {
+            out.append("table \(live).\(t) is not made by a fresh rebuild of \(projection)")
+        }
+        for t in liveTables where rebuiltTables.contains(t) {
+            let a = try quote(live, t), b = try quote(rebuilt, t)
+            // Rows compared as text: works for every column type, including json without an equality operator.
+            for (from, to, what) in [(a, b, "in the live table but not in a fresh rebuild"), (b, a, "in a fresh rebuild but not in the live table")] {
+                let rows = try db.query("""
+                    WITH d AS (SELECT x::text AS r FROM \(unescaped: from) x EXCEPT ALL SELECT y::text FROM \(unescaped: to) y)
+                    SELECT (SELECT count(*) FROM d) AS n, (SELECT array_agg(r) FROM (SELECT r FROM d ORDER BY r LIMIT 3) s)::text AS sample
+                    """)
+                let n: Int = try rows.first?.decode("n") ?? 0
+                if n > 0 {
+                    let sample = try rows.first?.decodeIfPresent("sample", as: String.self) ?? ""
+                    out.append("table \(live).\(t) at checkpoint \(at): \(n) row(s) \(what), e.g. \(sample)")
+                }
+            }
+        }
+        return out
+    }
+
+    private func quote(_ schema: String, _ table: String) throws -> String {
+        "\(try db.quoteIdentifier(schema)).\(try db.quoteIdentifier(table))"
+    }
+
+    // MARK: Status
+
+    /// Progress and lag of every registered projection.
+    public func status() throws -> [ProjectionStatus] {
+        try validate()
+        // Committed events that no reader may pass yet: then name the transaction holding them back.
+        let pending: Int64 = try db.query("""
+            SELECT count(*) AS pending FROM event_store.events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+            """).first?.decode("pending") ?? 0
+        let holder = pending > 0 ? try horizonHolder() : nil
+        var out: [ProjectionStatus] = []
+        for p in projections {
+            let row = try db.query("""
+                SELECT transaction_id::text AS transaction_id, position, events_processed, generation, updated_at,
+                       EXISTS (SELECT FROM pg_namespace WHERE nspname = \(Self.liveSchema(p.name))) AS has_schema
+                  FROM projection_meta.checkpoints WHERE name = \(p.name)
+                """).first
+            let checkpoint = try row.map { Checkpoint(transactionID: try $0.decode("transaction_id"), position: try $0.decode("position")) } ?? .start
+            let lag = try db.query("""
+                SELECT count(*) FILTER (WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())) AS visible,
+                       count(*) FILTER (WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS pending,
+                       coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at))::float8, 0) AS seconds
+                  FROM event_store.events
+                 WHERE (transaction_id, position) > (\(String(checkpoint.transactionID))::xid8, \(checkpoint.position))
+                """).first
+            let (pid, _) = try lockHolder(Self.workerLockSpace, p.name)
+            let pendingLag: Int64 = try lag?.decode("pending") ?? 0
+            out.append(ProjectionStatus(
+                name: p.name, schema: Self.liveSchema(p.name),
+                exists: try row?.decode("has_schema", as: Bool.self) ?? false,
+                checkpoint: checkpoint,
+                eventsProcessed: try row?.decode("events_processed") ?? 0,
+                generation: try row?.decode("generation") ?? 0,
+                updatedAt: try row?.decodeIfPresent("updated_at"),
+                visibleLag: try lag?.decode("visible") ?? 0,
+                pendingLag: pendingLag,
+                lagSeconds: max(0, try lag?.decode("seconds") ?? 0),
+                workerPID: pid,
+                horizonHolder: pendingLag > 0 ? holder : nil))
+        }
+        return out
+    }
+
+    /// The oldest running transaction with an id: the one `pg_snapshot_xmin` waits for.
+    ///
+    /// Matches the horizon's 32-bit form against `backend_xid` (and prepared transactions); falls back
+    /// to the oldest xid holder when the horizon transaction ended in between.
+    public func horizonHolder() throws -> HorizonHolder? {
+        let rows = try db.query("""
+            WITH h AS (SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::bigint::text AS xid),
+            holders AS (
+                SELECT a.pid, a.backend_xid::text AS xid, age(a.backend_xid)::bigint AS xid_age,
+                       extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS seconds,
+                       a.state, a.usename::text AS usename, a.application_name, a.datname::text AS datname, a.query
+                  FROM pg_stat_activity a WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
+                UNION ALL
+                SELECT 0, p.transaction::text, age(p.transaction)::bigint,
+                       extract(epoch FROM clock_timestamp() - p.prepared)::float8,
+                       'prepared', p.owner::text, NULL, p.database::text, 'PREPARE TRANSACTION ' || quote_literal(p.gid)
+                  FROM pg_prepared_xacts p)
+            SELECT holders.* FROM holders, h ORDER BY (holders.xid = h.xid) DESC, xid_age DESC LIMIT 1
+            """)
+        guard let r = rows.first else { return nil }
+        return HorizonHolder(pid: try r.decode("pid"), transactionID: try r.decode("xid"), transactionAge: try r.decode("xid_age"),
+                             seconds: try r.decodeIfPresent("seconds") ?? 0, state: try r.decodeIfPresent("state"),
+                             user: try r.decodeIfPresent("usename"), application: try r.decodeIfPresent("application_name"),
+                             database: try r.decodeIfPresent("datname"), query: try r.decodeIfPresent("query"))
+    }
+}
+
+@available(*, unavailable)
+extension ProjectionRunner: Sendable {}

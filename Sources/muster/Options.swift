@@ -1,0 +1,107 @@
+import ArgumentParser
+import EventSourcing
+import Foundation
+import Postgres
+
+/// Where the data lives: shared by every command that touches the database.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .customLong("database"),
+            help: ArgumentHelp("A libpq connection string or postgresql:// URL. Default: DATABASE_URL, then libpq's PG* variables, then the embedded cluster.",
+                               valueName: "conninfo"))
+    var database: String?
+}
+
+/// Who issues a command and why: recorded with every event.
+struct MetadataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Who issues the command (default: the OS user).", valueName: "name"))
+    var actor: String?
+
+    @Option(help: ArgumentHelp("Why: kept in the audit trail.", valueName: "text"))
+    var reason: String?
+
+    @Option(help: ArgumentHelp("A UUID for idempotent retries: a command id already applied is not applied again.", valueName: "uuid"))
+    var commandID: String?
+
+    @Option(help: ArgumentHelp("The decision time for the planning rules, e.g. 2025-06-01 or 2025-06-01T12:00:00Z (default: now).", valueName: "time"))
+    var at: String?
+
+    func validate() throws {
+        if let commandID, UUID(uuidString: commandID) == nil {
+            throw ValidationError("--command-id: '\(commandID)' is not a UUID (e.g. 7f1c2a9e-4b1d-4f3a-9c55-0a2b3c4d5e6f)")
+        }
+        if let at, Time.parse(at) == nil {
+            throw ValidationError("--at: '\(at)' is not a date or time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")
+        }
+        if let actor, actor.isEmpty || actor.count > 200 || actor.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError("--actor: must be 1 to 200 characters without control characters")
+        }
+        if let reason, reason.count > 2000 || reason.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" }) {
+            throw ValidationError("--reason: must be at most 2000 characters without control characters")
+        }
+    }
+
+    var resolvedActor: String {
+        if let actor { return actor }
+        let env = ProcessInfo.processInfo.environment
+        return env["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? env["LOGNAME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSUserName()
+    }
+}
+
+/// Output format for reports and listings.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, csv, html
+}
+
+enum Time {
+    /// Parses `YYYY-MM-DD` (midnight UTC) or a UTC timestamp `YYYY-MM-DDTHH:MM[:SS[.ffffff]]Z`;
+    /// impossible calendar values (2025-02-30, 24:00) are refused rather than rolled over.
+    static func parse(_ text: String) -> Date? {
+        var body = text
+        if body.count == 10 {
+            body += "T00:00:00Z"
+        }
+        guard body.hasSuffix("Z"), body.count >= 17, body.count <= 27 else { return nil }
+        body.removeLast()
+        let chars = Array(body)
+        guard chars.count >= 16, chars[4] == "-", chars[7] == "-", chars[10] == "T", chars[13] == ":" else { return nil }
+        if chars.count == 16 { body += ":00" }
+        guard let date = PostgresTimestamp.parse(body.replacingOccurrences(of: "T", with: " ") + "+00") else { return nil }
+        // A round trip must give back the same fields.
+        return PostgresTimestamp.format(date).hasPrefix(String(body.prefix(19))) ? date : nil
+    }
+
+    static func iso(_ date: Date) -> String {
+        let text = PostgresTimestamp.format(date)
+        return text.hasSuffix(".000000Z") ? String(text.dropLast(8)) + "Z" : text
+    }
+}
+
+/// A user-facing failure: one line on stderr, exit status 1.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs a command body, printing failures as one clear line on stderr with exit status 1.
+func guarded(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch let error as CleanExit {
+        throw error
+    } catch {
+        printError("error: \(oneLine(error))")
+        throw ExitCode.failure
+    }
+}
+
+func oneLine(_ error: any Error) -> String {
+    String(describing: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

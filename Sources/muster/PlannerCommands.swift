@@ -1,0 +1,5 @@
+import ArgumentParser
+
+enum PlannerCommands {
+    static let groups: [any ParsableCommand.Type] = []
+}

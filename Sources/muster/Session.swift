@@ -1,0 +1,70 @@
+import EventSourcing
+import Foundation
+import Postgres
+import Projections
+
+/// An open connection to Muster's database, resolved from the options or the embedded default.
+struct Session {
+    let db: PostgresConnection
+    let store: EventStore
+    /// The embedded cluster, when no connection was configured.
+    let cluster: LocalCluster?
+
+    enum Target {
+        case conninfo(String)
+        /// libpq's own PG* environment.
+        case environment
+        case embedded(LocalCluster)
+    }
+
+    static func target(_ options: ConnectionOptions) -> Target {
+        let env = ProcessInfo.processInfo.environment
+        if let database = options.database, !database.isEmpty { return .conninfo(database) }
+        if let url = env["DATABASE_URL"], !url.isEmpty { return .conninfo(url) }
+        let pgVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGSERVICEFILE", "PGPASSFILE"]
+        if pgVariables.contains(where: { env[$0].map { !$0.isEmpty } ?? false }) { return .environment }
+        return .embedded(LocalCluster(directory: LocalCluster.defaultDirectory()))
+    }
+
+    /// Connects; starts and migrates the embedded cluster when it is the target.
+    /// An external database must be migrated explicitly (`muster db migrate`).
+    static func open(_ options: ConnectionOptions, requireMigrated: Bool = true) throws -> Session {
+        let migrator = try Migrator(directory: Migrator.locateSchemaDirectory())
+        switch target(options) {
+        case .conninfo(let info):
+            return try checked(connect(info, cluster: nil), migrator: migrator, requireMigrated: requireMigrated)
+        case .environment:
+            return try checked(connect(nil, cluster: nil), migrator: migrator, requireMigrated: requireMigrated)
+        case .embedded(let cluster):
+            if try cluster.start() {
+                printError("started the embedded PostgreSQL cluster in \(cluster.directory.path)")
+            }
+            let embedded = try connect(cluster.conninfo, cluster: cluster)
+            let applied = try migrator.migrate(embedded.db)
+            if !applied.isEmpty {
+                printError("applied \(applied.count) migration(s) to the embedded database")
+            }
+            return embedded
+        }
+    }
+
+    private static func checked(_ session: Session, migrator: Migrator, requireMigrated: Bool) throws -> Session {
+        if requireMigrated {
+            let pending = try migrator.pending(session.db)
+            if !pending.isEmpty {
+                throw Failure("\(session.db.target) is missing \(pending.count) migration(s) (\(pending.map(\.name).joined(separator: ", "))): run 'muster db migrate' first")
+            }
+        }
+        return session
+    }
+
+    private static func connect(_ conninfo: String?, cluster: LocalCluster?) throws -> Session {
+        let db: PostgresConnection
+        do {
+            db = try PostgresConnection(conninfo: conninfo)
+        } catch {
+            throw Failure(error.isConnectionFailure ? "database unavailable: \(error.description)" : error.description)
+        }
+        return Session(db: db, store: EventStore(db), cluster: cluster)
+    }
+}
