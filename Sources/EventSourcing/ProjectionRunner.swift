@@ -211,8 +211,8 @@ public final class ProjectionRunner {
 
     private func grantRead(_ schema: String) throws {
         try db.execute("""
-            GRANT USAGE ON SCHEMA \(schema) TO muster_planner, muster_auditor, muster_reporter;
-            GRANT SELECT ON ALL TABLES IN SCHEMA \(schema) TO muster_planner, muster_auditor, muster_reporter
+            GRANT USAGE ON SCHEMA \(schema) TO muster_planner, muster_auditor;
+            GRANT SELECT ON ALL TABLES IN SCHEMA \(schema) TO muster_planner, muster_auditor
             """)
     }
 
