@@ -207,6 +207,13 @@ func spawnAndWait(_ argv: [String], output: String) throws(LocalClusterError) ->
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    // Descriptors this process inherited (a caller's pipes) must not reach a daemonised server,
+    // or whoever reads those pipes would wait for the server to exit.
+    if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+        for fd in fds.compactMap(Int32.init) where fd > 2 {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+    }
     var pid: pid_t = 0
     let cArgs = argv.map { strdup($0) } + [nil]
     defer { cArgs.forEach { free($0) } }

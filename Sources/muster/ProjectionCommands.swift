@@ -1,0 +1,98 @@
+import ArgumentParser
+import EventSourcing
+import Foundation
+import Postgres
+import Projections
+
+extension Muster {
+    struct Projections: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The read models behind the reports: status, a long-lived worker, rebuilds.",
+            subcommands: [Status.self, Run.self, Rebuild.self])
+    }
+}
+
+extension Muster.Projections {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Each projection's checkpoint and lag, and which transaction holds the log back, if any.",
+            discussion: "Example: muster projections status --format json")
+        @Option(help: "table, json, csv or html.") var format: OutputFormat = .table
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() throws {
+            try guarded {
+                let session = try Session.open(connection)
+                let statuses = try ProjectionUpdates.runner(session).status()
+                var notes: [String] = []
+                let holder = statuses.compactMap(\.horizonHolder).first
+                if let holder {
+                    notes.append("held back by \(holder.description)")
+                }
+                let rows = statuses.map { s in
+                    [s.name, s.exists ? "yes" : "no", s.checkpoint.description, String(s.eventsProcessed), String(s.generation),
+                     String(s.visibleLag), String(s.pendingLag), String(format: "%.1f", s.lagSeconds),
+                     s.workerPID.map(String.init) ?? "", s.horizonHolder.map { "pid \($0.pid)" } ?? ""]
+                }
+                print(TableOutput(title: "Projections", columns: ["projection", "built", "checkpoint", "events", "generation", "lag_visible", "lag_blocked", "lag_seconds", "worker_pid", "blocked_by"], rows: rows, notes: notes).render(format))
+            }
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Catch up, then keep the read models live (LISTEN/NOTIFY wakes it; polling keeps it correct).",
+            discussion: "Example: muster projections run --for 3600")
+        @Option(name: .customLong("for"), help: "Stop after this many seconds (default: run until interrupted).") var seconds: Double?
+        @Option(help: "Seconds between polls when no notification arrives.") var poll: Double = 1
+        @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            if let seconds, !(seconds > 0) { throw ValidationError("--for: must be a positive number of seconds") }
+            if !(poll > 0 && poll <= 3600) { throw ValidationError("--poll: must be between 0 and 3600 seconds") }
+        }
+
+        func run() throws {
+            try guarded {
+                let session = try Session.open(connection)
+                let runner = ProjectionUpdates.runner(session)
+                runner.log = { print($0) }
+                signal(SIGINT) { _ in Stop.requested = true }
+                signal(SIGTERM) { _ in Stop.requested = true }
+                print("projection worker started (pid \(session.db.backendPID)); Ctrl-C stops it")
+                try runner.run(pollInterval: poll, maxDuration: seconds) { Stop.requested }
+                print("projection worker stopped")
+            }
+        }
+    }
+
+    struct Rebuild: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rebuild read models from the whole log into fresh tables, then swap them in (readers never see a half-built view).",
+            discussion: "Example: muster projections rebuild readiness")
+        @Argument(help: "One projection (readiness, interoperability, schedule, audit_trail); all when omitted.") var name: String?
+        @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            let names = ReadModels.all.map(\.name)
+            if let name, !names.contains(name) {
+                throw ValidationError("'\(name)' is not a projection (one of: \(names.joined(separator: ", ")))")
+            }
+        }
+
+        func run() throws {
+            try guarded {
+                let session = try Session.open(connection)
+                let counts = try ProjectionUpdates.runner(session, whenBusy: .wait).rebuild(name)
+                for (projection, events) in counts.sorted(by: { $0.key < $1.key }) {
+                    print("rebuilt \(projection) from \(events) event(s)")
+                }
+            }
+        }
+    }
+}
+
+/// Set by SIGINT/SIGTERM; read by the worker's stop check.
+enum Stop {
+    nonisolated(unsafe) static var requested = false
+}

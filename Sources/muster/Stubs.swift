@@ -1,9 +1,0 @@
-import ArgumentParser
-extension Muster {
-    struct Demo: ParsableCommand {}
-    struct Report: ParsableCommand {}
-    struct Projections: ParsableCommand {}
-}
-extension Muster.Audit {
-    struct Replay: ParsableCommand {}
-}

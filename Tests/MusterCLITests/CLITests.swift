@@ -1,0 +1,296 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// Runs the built `muster` binary as a user would.
+struct Muster {
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static var binary: String {
+        if let env = ProcessInfo.processInfo.environment["MUSTER_BIN"], !env.isEmpty { return env }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/muster").path
+    }
+
+    /// - Parameter environment: changes to the inherited environment (nil removes a variable).
+    static func run(_ arguments: [String], environment: [String: String?] = [:], stdin: Data? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes to the end before waiting, so a large output cannot block the child.
+        final class Sink: @unchecked Sendable { var data = Data() }  // written once before group.wait()
+        let errSink = Sink()
+        let group = DispatchGroup()
+        group.enter()
+        let errHandle = err.fileHandleForReading
+        DispatchQueue.global().async { errSink.data = errHandle.readDataToEndOfFile(); group.leave() }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let errData = errSink.data
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs against a test database.
+    static func run(_ arguments: [String], on database: TestDatabase, stdin: Data? = nil) throws -> Result {
+        try run(arguments + ["--database", database.conninfo], stdin: stdin)
+    }
+}
+
+func eventCount(_ database: TestDatabase) throws -> Int {
+    try database.connect().query("SELECT count(*) AS n FROM event_store.events").first?.decode("n") ?? -1
+}
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct DemoAndAuditCLITests {
+    @Test func demoRunsEndToEndIsIdempotentAndVerifies() throws {
+        // Given a fresh database
+        let database = try TestDatabase()
+
+        // When the demo runs
+        let first = try Muster.run(["demo"], on: database)
+
+        // Then it applies the scenario, refuses exactly the three rule-breaking steps, and prints the views
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.components(separatedBy: "REFUSED as expected").count - 1 == 3)
+        #expect(first.stdout.contains("already committed"), "the overlap is refused with its reason")
+        #expect(first.stdout.contains("Readiness — ts25"))
+        #expect(first.stdout.contains("SYNTHETIC"))
+        #expect(first.stdout.contains("Nation × nation interoperability"))
+        #expect(first.stdout.contains("Conflicts"))
+        let events = try eventCount(database)
+        #expect(events > 100)
+
+        // Running it again writes nothing
+        let again = try Muster.run(["demo"], on: database)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("Applied 0 command(s)"))
+        #expect(try eventCount(database) == events)
+
+        // And an auditor finds the log intact and every projection equal to a rebuild
+        let verify = try Muster.run(["audit", "verify"], on: database)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("verified: no findings"))
+        #expect(verify.stdout.contains("projection readiness: equals a fresh rebuild"))
+    }
+
+    @Test func auditVerifyPointsAtATamperedEventAndAKeptDigestCatchesARechain() throws {
+        let database = try TestDatabase()
+        #expect(try Muster.run(["demo"], on: database).status == 0)
+        let head = try Muster.run(["audit", "head"], on: database)
+        #expect(head.status == 0)
+        let digest = head.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(digest.hasPrefix("muster-head:1:"))
+        #expect(try Muster.run(["audit", "verify", "--against", digest], on: database).status == 0)
+
+        // Alter one event behind the store's back.
+        let db = try database.connect()
+        try db.execute("""
+            ALTER TABLE event_store.events DISABLE TRIGGER USER;
+            UPDATE event_store.events SET payload = jsonb_set(payload, '{name}', '"TAMPERED"')
+             WHERE stream_name = 'exercise-ts25' AND stream_version = 1;
+            ALTER TABLE event_store.events ENABLE TRIGGER USER;
+            """)
+        let verify = try Muster.run(["audit", "verify", "--against", digest], on: database)
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains("FINDING: stream exercise-ts25 version 1"), "\(verify.stdout)")
+    }
+
+    @Test func auditLogFiltersAndReplayShowsThePast() throws {
+        let database = try TestDatabase()
+        #expect(try Muster.run(["demo"], on: database).status == 0)
+        let log = try Muster.run(["audit", "log", "--stream", "exercise-ts25", "--format", "csv"], on: database)
+        #expect(log.status == 0)
+        let lines = log.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("position,stream,version,type,recorded_at,actor") == true)
+        #expect(lines.dropFirst().allSatisfy { $0.contains(",exercise-ts25,") })
+        #expect(lines.count > 5)
+
+        // The first events only: the schedule then had one exercise at most.
+        let replay = try Muster.run(["audit", "replay", "schedule", "--position", "40", "--format", "json"], on: database)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let live = try Muster.run(["report", "schedule", "--format", "json"], on: database)
+        func exercises(_ json: String) throws -> Int {
+            let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+            let sections = object?["sections"] as? [[String: Any]]
+            return (sections?.first?["rows"] as? [Any])?.count ?? -1
+        }
+        #expect(try exercises(replay.stdout) < exercises(live.stdout))
+        // Replay leaves no scratch schemas behind.
+        let leftovers = try database.connect().query("SELECT count(*) AS n FROM pg_namespace WHERE nspname LIKE 'replay\\_%' OR nspname LIKE '%\\_\\_scratch%'")
+        #expect(try leftovers.first?.decode("n", as: Int.self) == 0)
+    }
+
+    @Test func reportsRenderEveryFormat() throws {
+        let database = try TestDatabase()
+        #expect(try Muster.run(["demo"], on: database).status == 0)
+        for kind in ["readiness", "interoperability", "schedule", "conflicts"] {
+            let json = try Muster.run(["report", kind, "--format", "json"], on: database)
+            #expect(json.status == 0)
+            #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil, "\(kind) json parses")
+            let csv = try Muster.run(["report", kind, "--format", "csv"], on: database)
+            #expect(csv.status == 0 && csv.stdout.split(separator: "\n").count >= 1)
+        }
+        let schedule = try Muster.run(["report", "schedule", "--format", "html"], on: database)
+        #expect(schedule.stdout.hasPrefix("<!DOCTYPE html>"))
+        #expect(schedule.stdout.contains("<svg"))
+        #expect(!schedule.stdout.contains("<script"), "self-contained, no scripts")
+        let interop = try Muster.run(["report", "interoperability", "--exercise", "ts25", "--format", "html"], on: database)
+        #expect(interop.stdout.contains("Interoperability matrix — ts25"))
+        #expect(interop.stdout.contains("class=\"l"))
+        let bad = try Muster.run(["report", "readiness", "--format", "pdf"], on: database)
+        #expect(bad.status == 64)
+    }
+
+    @Test func projectionsStatusAndRebuild() throws {
+        let database = try TestDatabase()
+        #expect(try Muster.run(["demo"], on: database).status == 0)
+        let status = try Muster.run(["projections", "status", "--format", "json"], on: database)
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("\"projection\" : \"readiness\""))
+        let rebuild = try Muster.run(["projections", "rebuild"], on: database)
+        #expect(rebuild.status == 0, "\(rebuild.stderr)")
+        #expect(rebuild.stdout.contains("rebuilt readiness from"))
+        #expect(try Muster.run(["audit", "verify"], on: database).status == 0)
+    }
+}
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct ImportAndErrorCLITests {
+    @Test func importAppliesGoodLinesReportsBadOnesByNumberAndIsIdempotent() throws {
+        let database = try TestDatabase()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("muster-import-\(UUID()).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let lines = [
+            #"{"command": "registerNation", "nation": "AUS", "name": "Australia", "meta": {"actor": "j5.plans", "reason": "programme load"}}"#,
+            #"{"command": "registerNation", "nation": "aus", "name": "Lowercase"}"#,
+            "",
+            #"{"command": "registerNation", "nation": "NZL", "name": "New Zealand", "extra": 1}"#,
+            #"{"command": "registerNation", "nation": "FJI", "name": "Fiji"}"#,
+            "not json at all",
+        ]
+        try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+
+        let first = try Muster.run(["import", file.path], on: database)
+        #expect(first.status == 1)
+        #expect(first.stdout.contains("imported 2 command(s), 0 already applied, 3 rejected"))
+        #expect(first.stderr.contains("line 2: field 'nation'"))
+        #expect(first.stderr.contains("line 4: field 'extra'"))
+        #expect(first.stderr.contains("line 6: the line is not a JSON object"))
+        #expect(try eventCount(database) == 2)
+        let actor = try database.connect().query("SELECT metadata->>'actor' AS a FROM event_store.events WHERE stream_name = 'nation-aus'").first
+        #expect(try actor?.decode("a", as: String.self) == "j5.plans")
+
+        let second = try Muster.run(["import", file.path], on: database)
+        #expect(second.stdout.contains("imported 0 command(s), 2 already applied, 3 rejected"))
+        #expect(try eventCount(database) == 2)
+    }
+
+    @Test func submitRetriesAreIdempotentAndAReusedIdIsRefused() throws {
+        let database = try TestDatabase()
+        let id = UUID().uuidString
+        let command = #"{"command": "registerNation", "nation": "JPN", "name": "Japan"}"#
+        let first = try Muster.run(["submit", command, "--command-id", id, "--actor", "j3", "--reason", "IPC"], on: database)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("accepted: registerNation"))
+        let retry = try Muster.run(["submit", command, "--command-id", id], on: database)
+        #expect(retry.status == 0)
+        #expect(retry.stdout.contains("already applied"))
+        let reused = try Muster.run(["submit", #"{"command": "registerNation", "nation": "IND", "name": "India"}"#, "--command-id", id], on: database)
+        #expect(reused.status == 1)
+        #expect(reused.stderr.contains("already used for a different command"))
+        #expect(try eventCount(database) == 1)
+    }
+
+    @Test func badInputGetsOneClearLineAndWritesNothing() throws {
+        let database = try TestDatabase()
+        let cases: [([String], Int32, String)] = [
+            (["submit", #"{"command": "registerNation", "nation": "AU", "name": "x"}"#], 1, "field 'nation'"),
+            (["submit", #"{"command": "launchMissiles"}"#], 1, "field 'command'"),
+            (["submit", "{not json"], 1, "not valid JSON"),
+            (["submit", #"{"command": "registerNation", "nation": "AUS", "name": "x'); DROP TABLE event_store.events; --"}"#], 0, ""),
+            (["submit", #"{"command": "registerNation", "nation": "GBR", "name": "x"}"#, "--command-id", "not-a-uuid"], 64, "--command-id"),
+            (["submit", #"{"command": "registerNation", "nation": "GBR", "name": "x"}"#, "--at", "2025-02-30"], 64, "--at"),
+            (["report", "readiness", "--exercise", "TS25; DROP"], 64, "--exercise"),
+            (["audit", "replay", "readiness"], 64, "--as-of"),
+        ]
+        var expectedEvents = 0
+        for (arguments, status, message) in cases {
+            let before = try eventCount(database)
+            let result = try Muster.run(arguments, on: database)
+            #expect(result.status == status, "\(arguments): \(result.stderr)")
+            if status == 0 { expectedEvents += 1; continue }
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
+            #expect(try eventCount(database) == before)
+        }
+        #expect(try eventCount(database) == expectedEvents)
+    }
+
+    @Test func unreachableDatabaseNamesTheTargetButNotThePassword() throws {
+        let result = try Muster.run(["report", "readiness", "--database", "host=/nonexistent port=5999 dbname=muster user=planner password=topsecret connect_timeout=2"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("database unavailable"))
+        #expect(result.stderr.contains("/nonexistent"))
+        #expect(!result.stderr.contains("topsecret"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func anUnmigratedDatabaseIsNamedWithTheFix() throws {
+        let database = try TestDatabase(migrated: false)
+        let result = try Muster.run(["report", "readiness"], on: database)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("muster db migrate"))
+        let migrate = try Muster.run(["db", "migrate"], on: database)
+        #expect(migrate.status == 0)
+        #expect(migrate.stdout.contains("applied 0001-create-event-store"))
+        #expect(try Muster.run(["db", "migrate"], on: database).stdout.contains("up to date"))
+    }
+}
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct EmbeddedDefaultCLITests {
+    @Test func withNoConnectionConfiguredMusterStartsItsOwnCluster() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("muster-home-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let env: [String: String?] = ["XDG_DATA_HOME": home.path, "PGHOST": nil, "PGPORT": nil, "PGUSER": nil, "PGDATABASE": nil, "DATABASE_URL": nil]
+        defer {
+            _ = try? Muster.run(["db", "stop"], environment: env)
+            try? FileManager.default.removeItem(at: home)
+        }
+
+        let before = try Muster.run(["db", "status"], environment: env)
+        #expect(before.stdout.contains("not initialised"))
+
+        let submit = try Muster.run(["submit", #"{"command": "registerNation", "nation": "SWE", "name": "Sweden"}"#], environment: env)
+        #expect(submit.status == 0, "\(submit.stderr)")
+        #expect(submit.stderr.contains("started the embedded PostgreSQL cluster"))
+
+        let status = try Muster.run(["db", "status"], environment: env)
+        #expect(status.stdout.contains("server: running"))
+        #expect(status.stdout.contains("events: 1"))
+        #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent("muster/pgdata/PG_VERSION").path))
+        // fsync stays on for the embedded cluster: it holds a user's real data.
+        let fsync = try PostgresConnection(conninfo: "host='\(home.path)/muster/run' dbname=muster user=\(getuid() == 0 ? "postgres" : NSUserName())")
+            .query("SHOW fsync").first?.decode("fsync", as: String.self)
+        #expect(fsync == "on")
+
+        #expect(try Muster.run(["db", "stop"], environment: env).status == 0)
+        #expect(try Muster.run(["db", "status"], environment: env).stdout.contains("stopped"))
+    }
+}
