@@ -30,10 +30,7 @@ public struct ReadinessProjection: ReportingProjection {
             CREATE TABLE \(schema).exercises (
                 exercise text PRIMARY KEY, name text NOT NULL, start_date date NOT NULL, end_date date NOT NULL,
                 minimum_c_level smallint NOT NULL, alliance text, status text NOT NULL);
-            CREATE TABLE \(schema).commitments (
-                exercise text NOT NULL, unit text NOT NULL, phase text, role text NOT NULL,
-                start_date date NOT NULL, end_date date NOT NULL, position bigint NOT NULL);
-            CREATE UNIQUE INDEX commitments_key ON \(schema).commitments (exercise, unit, coalesce(phase, ''));
+            \(UnitCommitments.tableDDL(schema))
             CREATE TABLE \(schema).alliances (
                 alliance text PRIMARY KEY, name text NOT NULL, kind text NOT NULL, founded date NOT NULL, dissolved date);
             CREATE TABLE \(schema).alliance_members (
@@ -95,23 +92,8 @@ public struct ReadinessProjection: ReportingProjection {
                  WHERE unit = \(p.unit.value) AND as_of = \(p.asOf.description)::date
                 """)
             try history(s, db, pos, p.unit.value, p.asOf, "corrected", p.cLevel.value, r, remark: p.reason.value)
-        case .unit(.committed(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.commitments VALUES (\(p.exercise.value), \(p.unit.value), \(p.phase?.value), \(p.role.value),
-                    \(p.window.start.description)::date, \(p.window.end.description)::date, \(pos))
-                ON CONFLICT (exercise, unit, coalesce(phase, '')) DO UPDATE SET role = excluded.role,
-                    start_date = excluded.start_date, end_date = excluded.end_date, position = excluded.position
-                """)
-        case .unit(.commitmentMoved(let p)):
-            try db.run(s, """
-                UPDATE {s}.commitments SET start_date = \(p.window.start.description)::date, end_date = \(p.window.end.description)::date
-                 WHERE exercise = \(p.exercise.value) AND unit = \(p.unit.value) AND phase IS NOT DISTINCT FROM \(p.phase?.value)
-                """)
-        case .unit(.released(let p)):
-            try db.run(s, """
-                DELETE FROM {s}.commitments
-                 WHERE exercise = \(p.exercise.value) AND unit = \(p.unit.value) AND phase IS NOT DISTINCT FROM \(p.phase?.value)
-                """)
+        case .unit(.committed), .unit(.commitmentMoved), .unit(.released):
+            try UnitCommitments.apply(decoded, in: s, pos, db)
         case .exercise(.planned(let p)):
             try db.run(s, """
                 INSERT INTO {s}.exercises VALUES (\(p.exercise.value), \(p.name.value), \(p.window.start.description)::date,

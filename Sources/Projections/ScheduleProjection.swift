@@ -27,10 +27,7 @@ public struct ScheduleProjection: ReportingProjection {
                 kind text NOT NULL CHECK (kind IN ('milestone', 'workshop')), title text NOT NULL, held_on date NOT NULL);
             CREATE TABLE \(schema).units (unit text PRIMARY KEY, nation text NOT NULL, name text NOT NULL);
             CREATE TABLE \(schema).areas (area text PRIMARY KEY, host_nation text NOT NULL, kind text NOT NULL, name text NOT NULL);
-            CREATE TABLE \(schema).commitments (
-                exercise text NOT NULL, unit text NOT NULL, phase text, role text NOT NULL,
-                start_date date NOT NULL, end_date date NOT NULL, position bigint NOT NULL);
-            CREATE UNIQUE INDEX commitments_key ON \(schema).commitments (exercise, unit, coalesce(phase, ''));
+            \(UnitCommitments.tableDDL(schema))
             CREATE TABLE \(schema).bookings (
                 area text NOT NULL, exercise text NOT NULL, phase text, start_date date NOT NULL, end_date date NOT NULL,
                 position bigint NOT NULL);
@@ -47,23 +44,8 @@ public struct ScheduleProjection: ReportingProjection {
                 INSERT INTO {s}.units VALUES (\(p.unit.value), \(p.nation.value), \(p.name.value))
                 ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, name = excluded.name
                 """)
-        case .unit(.committed(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.commitments VALUES (\(p.exercise.value), \(p.unit.value), \(p.phase?.value), \(p.role.value),
-                    \(p.window.start.description)::date, \(p.window.end.description)::date, \(pos))
-                ON CONFLICT (exercise, unit, coalesce(phase, '')) DO UPDATE SET role = excluded.role,
-                    start_date = excluded.start_date, end_date = excluded.end_date, position = excluded.position
-                """)
-        case .unit(.commitmentMoved(let p)):
-            try db.run(s, """
-                UPDATE {s}.commitments SET start_date = \(p.window.start.description)::date, end_date = \(p.window.end.description)::date
-                 WHERE exercise = \(p.exercise.value) AND unit = \(p.unit.value) AND phase IS NOT DISTINCT FROM \(p.phase?.value)
-                """)
-        case .unit(.released(let p)):
-            try db.run(s, """
-                DELETE FROM {s}.commitments
-                 WHERE exercise = \(p.exercise.value) AND unit = \(p.unit.value) AND phase IS NOT DISTINCT FROM \(p.phase?.value)
-                """)
+        case .unit(.committed), .unit(.commitmentMoved), .unit(.released):
+            try UnitCommitments.apply(decoded, in: s, pos, db)
         case .area(.registered(let p)):
             try db.run(s, """
                 INSERT INTO {s}.areas VALUES (\(p.area.value), \(p.hostNation.value), \(p.kind.rawValue), \(p.name.value))
