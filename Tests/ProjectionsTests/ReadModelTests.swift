@@ -110,15 +110,15 @@ struct ReadModelTests {
             SELECT nation_a, nation_b, required, shared, derived_level, level, level_name, observation_ids
               FROM reporting.interoperability_matrix WHERE exercise = 'ts25' ORDER BY nation_a, nation_b
             """) == [
-                ["AUS", "JPN", "2", "0", "0", "0", "not interoperable", "link16-aus-jpn"],
+                ["AUS", "JPN", "2", "1", "2", "1", "deconflicted", "link16-aus-jpn"],
                 ["AUS", "NZL", "2", "1", "2", "2", "compatible", ""],
                 ["AUS", "USA", "2", "1", "2", "1", "deconflicted", "fmn-aus-usa"],
-                ["JPN", "NZL", "2", "0", "0", "0", "not interoperable", ""],
-                ["JPN", "USA", "2", "0", "0", "0", "not interoperable", ""],
+                ["JPN", "NZL", "2", "1", "2", "2", "compatible", ""],
+                ["JPN", "USA", "2", "1", "2", "2", "compatible", ""],
                 ["NZL", "USA", "2", "1", "2", "2", "compatible", ""],
             ])
         #expect(try rows(db, "SELECT evidence FROM reporting.interoperability_matrix WHERE exercise = 'ts25' AND nation_a = 'AUS' AND nation_b IN ('JPN', 'USA') ORDER BY nation_b") == [
-            ["shares none of 2 required standards; missing Link 16, FMN Spiral 4"],
+            ["shares 1 of 2 required standards (FMN Spiral 4); missing Link 16; lowered by observation link16-aus-jpn (Link 16 gap, major)"],
             ["shares 1 of 2 required standards (FMN Spiral 4); missing Link 16; lowered by observation fmn-aus-usa (FMN Spiral 4 gap, minor)"],
         ])
         #expect(try rows(db, "SELECT exercise, nation_a, nation_b, required, shared, level, level_name, evidence FROM reporting.interoperability_matrix WHERE exercise <> 'ts25' ORDER BY exercise") == [
