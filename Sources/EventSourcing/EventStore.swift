@@ -120,20 +120,6 @@ public final class EventStore {
         }
     }
 
-    /// The result recorded for a command id, when that command was applied.
-    public func commandResult(_ commandID: UUID) throws(EventStoreError) -> AppendResult? {
-        do {
-            let rows = try db.query("SELECT result::text AS result FROM event_store.commands WHERE command_id = \(commandID)")
-            guard let text = try rows.first?.decode("result", as: String.self) else { return nil }
-            let result = try JSONDecoder().decode(AppendResult.self, from: Data(text.utf8))
-            return AppendResult(streams: result.streams, firstPosition: result.firstPosition, lastPosition: result.lastPosition, duplicate: true)
-        } catch let error as PostgresError {
-            throw EventStoreError(error)
-        } catch {
-            throw EventStoreError(invalid: "unreadable command result: \(error)")
-        }
-    }
-
     /// The recorded result when `commandID` was already applied to this same `command`.
     ///
     /// - Throws: `EventStoreError` with `isCommandReused` when the id was applied to a different command.

@@ -114,8 +114,8 @@ struct EventStoreTests {
         #expect(second.streams == first.streams)
         #expect(second.firstPosition == first.firstPosition)
         #expect(try eventCount(db) == 2)
-        #expect(try store.commandResult(id)?.streams == first.streams)
-        #expect(try store.commandResult(UUID()) == nil)
+        #expect(try store.appliedResult(commandID: id, command: command)?.streams == first.streams)
+        #expect(try store.appliedResult(commandID: UUID(), command: command) == nil)
 
         // The same id for a different command is refused.
         let error = #expect(throws: EventStoreError.self) {
