@@ -85,12 +85,10 @@ enum ImportLine {
                     context.commandID = id
                     explicitID = true
                 case "actor":
-                    guard !text.isEmpty, text.count <= 200, !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-                        throw Failure("field 'meta.actor': must be 1 to 200 characters without control characters")
-                    }
+                    if let problem = MetadataOptions.actorProblem(text) { throw Failure("field 'meta.actor': \(problem)") }
                     context.actor = text
                 case "reason":
-                    guard text.count <= 2000 else { throw Failure("field 'meta.reason': longer than 2000 characters") }
+                    if let problem = MetadataOptions.reasonProblem(text) { throw Failure("field 'meta.reason': \(problem)") }
                     context.reason = text
                 case "at":
                     guard let at = Time.parse(text) else { throw Failure("field 'meta.at': '\(text.prefix(60))' is not a date or time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)") }

@@ -32,12 +32,20 @@ struct MetadataOptions: ParsableArguments {
         if let at, Time.parse(at) == nil {
             throw ValidationError("--at: '\(at)' is not a date or time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")
         }
-        if let actor, actor.isEmpty || actor.count > 200 || actor.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw ValidationError("--actor: must be 1 to 200 characters without control characters")
-        }
-        if let reason, reason.count > 2000 || reason.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" }) {
-            throw ValidationError("--reason: must be at most 2000 characters without control characters")
-        }
+        if let actor, let problem = Self.actorProblem(actor) { throw ValidationError("--actor: \(problem)") }
+        if let reason, let problem = Self.reasonProblem(reason) { throw ValidationError("--reason: \(problem)") }
+    }
+
+    /// The one rule for an actor name, from a flag or an import line: nil when it is acceptable.
+    static func actorProblem(_ actor: String) -> String? {
+        actor.isEmpty || actor.count > 200 || actor.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            ? "must be 1 to 200 characters without control characters" : nil
+    }
+
+    /// The one rule for a reason (line breaks allowed), from a flag or an import line.
+    static func reasonProblem(_ reason: String) -> String? {
+        reason.count > 2000 || reason.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" })
+            ? "must be at most 2000 characters without control characters" : nil
     }
 
     var resolvedActor: String {
