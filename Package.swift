@@ -28,6 +28,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks (tools/bench): each figure side by side with a PostgreSQL baseline measured in the same run.
+        .executableTarget(
+            name: "MusterBench",
+            dependencies: [
+                "Planning", "Projections", "EventSourcing", "Postgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/MusterBench"
+        ),
         // Test support: a private database per test, created from a migrated template.
         .target(name: "TestSupport", dependencies: ["Postgres", "EventSourcing"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),

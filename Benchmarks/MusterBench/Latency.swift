@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct Latency: ParsableCommand {
+    func run() throws { throw ValidationError("Latency: not written yet") }
+}

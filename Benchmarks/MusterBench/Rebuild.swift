@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct Rebuild: ParsableCommand {
+    func run() throws { throw ValidationError("Rebuild: not written yet") }
+}
