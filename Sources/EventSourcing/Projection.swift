@@ -1,27 +1,32 @@
 public import Foundation
 public import Postgres
 
-/// A read model built from the event log: a set of tables in its own schema, updated one event at a time.
+/// A read model built from the event log: a set of tables in its own schema, updated one batch of events at a time.
 ///
 /// The runner owns the schema (`rm_<name>` when live) and the transactions: `apply` runs inside the
 /// runner's transaction, together with the checkpoint update, so it must not commit or roll back.
 /// A projection must be deterministic: everything it writes is derived from the events (no `now()`,
 /// no sequences whose values show), so that a rebuild reproduces the live tables row for row.
+///
+/// Fast projections apply a batch with set-based SQL over `event_store.events` (`EventBatch.condition`
+/// selects the batch's rows), so that no event crosses the wire; `EventByEventProjection` is the simple
+/// form that reads the batch and applies each event from Swift.
 public protocol Projection {
     /// A lowercase name of letters, digits and single underscores, at most 40 characters, e.g. `readiness`.
     var name: String { get }
 
-    /// Creates this projection's tables inside `schema`, a fresh and empty schema.
+    /// Creates this projection's tables (and any functions it applies batches with) inside `schema`,
+    /// a fresh and empty schema.
     ///
     /// - Parameters:
     ///   - schema: the schema to create the tables in (an identifier that needs no quoting).
     ///   - db: the runner's connection, inside its transaction.
     func createTables(in schema: String, _ db: PostgresConnection) throws
 
-    /// Applies one event to the tables in `schema`, inside the runner's transaction.
+    /// Applies a batch of events, in global order, to the tables in `schema`, inside the runner's transaction.
     ///
-    /// Events of every category arrive, in global order; ignore those the projection does not use.
-    func apply(_ event: RecordedEvent, in schema: String, _ db: PostgresConnection) throws
+    /// Events of every category are in the batch; ignore those the projection does not use.
+    func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws
 
     /// Creates (or re-creates) views outside the projection's schema that read its live tables.
     ///
@@ -33,6 +38,76 @@ public protocol Projection {
 extension Projection {
     /// No views by default.
     public func createViews(liveSchema: String, _ db: PostgresConnection) throws {}
+}
+
+/// A projection that applies one event at a time from Swift: one or more round trips per event.
+public protocol EventByEventProjection: Projection {
+    /// Applies one event to the tables in `schema`, inside the runner's transaction.
+    func apply(_ event: RecordedEvent, in schema: String, _ db: PostgresConnection) throws
+}
+
+extension EventByEventProjection {
+    /// Reads the batch's events and applies them one by one.
+    public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        for event in try batch.events(db) {
+            do {
+                try apply(event, in: schema, db)
+            } catch {
+                throw EventApplyError(event: event, underlying: error)
+            }
+        }
+    }
+}
+
+/// An event-by-event projection could not apply an event.
+public struct EventApplyError: Error, CustomStringConvertible {
+    public let event: RecordedEvent
+    public let underlying: any Error
+    public var description: String {
+        "event \(event.checkpoint) (\(event.type), stream \(event.stream) version \(event.version)): \(underlying)"
+    }
+}
+
+/// The events a projection applies in one transaction: those after `after`, up to and including `through`,
+/// in global order, optionally only those recorded up to an as-of cut.
+public struct EventBatch: Sendable, Equatable {
+    /// Exclusive lower bound: the checkpoint the projection stood at.
+    public let after: Checkpoint
+    /// Inclusive upper bound: the last event of the batch.
+    public let through: Checkpoint
+    /// How many events the batch holds.
+    public let count: Int
+    /// Only events recorded up to this time or position (an audit's as-of cut), nil for all.
+    public let asOf: AsOf?
+
+    public init(after: Checkpoint, through: Checkpoint, count: Int, asOf: AsOf? = nil) {
+        self.after = after
+        self.through = through
+        self.count = count
+        self.asOf = asOf
+    }
+
+    /// A SQL condition selecting exactly the batch's rows of `event_store.events` aliased `alias`.
+    ///
+    /// Made of numeric and timestamp literals only. Order the rows by `(alias.transaction_id, alias.position)`.
+    public func condition(_ alias: String = "e") -> String {
+        var sql = "(\(alias).transaction_id, \(alias).position) > ('\(after.transactionID)'::xid8, \(after.position))"
+        sql += " AND (\(alias).transaction_id, \(alias).position) <= ('\(through.transactionID)'::xid8, \(through.position))"
+        switch asOf {
+        case nil: break
+        case .time(let t): sql += " AND \(alias).recorded_at <= '\(PostgresTimestamp.format(t))'::timestamptz"
+        case .position(let p): sql += " AND \(alias).position <= \(p)"
+        }
+        return sql
+    }
+
+    /// Reads the batch's events, in global order.
+    public func events(_ db: PostgresConnection) throws -> [RecordedEvent] {
+        try db.query("""
+            SELECT \(unescaped: EventStore.columns) FROM event_store.events e WHERE \(unescaped: condition("e"))
+             ORDER BY e.transaction_id, e.position
+            """).map(EventStore.decode)
+    }
 }
 
 /// Where a projection stands: progress, lag and, when the log's visible horizon is held back, who holds it.
@@ -146,10 +221,10 @@ public struct ProjectionError: Error, Sendable, CustomStringConvertible {
             "projection name \"\(projection)\" is invalid: use lowercase letters, digits and single underscores, starting with a letter, at most 40 characters")
     }
 
-    static func applyFailed(_ projection: String, event: RecordedEvent, checkpoint: Checkpoint, error: any Error) -> ProjectionError {
-        ProjectionError(.applyFailed, projection,
-            "projection \(projection) failed to apply event \(event.checkpoint) (\(event.type), stream \(event.stream) version \(event.version)): \(error); "
-            + "nothing of this batch was committed and its checkpoint stays at \(checkpoint)")
+    static func applyFailed(_ projection: String, batch: EventBatch, error: any Error) -> ProjectionError {
+        let what = error is EventApplyError ? "\(error)" : "the \(batch.count) event(s) after \(batch.after) through \(batch.through): \(error)"
+        return ProjectionError(.applyFailed, projection,
+            "projection \(projection) failed to apply \(what); nothing of this batch was committed and its checkpoint stays at \(batch.after)")
     }
 
     static func inconsistent(_ projection: String, _ message: String) -> ProjectionError {

@@ -33,7 +33,7 @@ public final class ProjectionRunner {
     ///   - projections: the projections to run; names must be unique.
     ///   - batchSize: events per transaction.
     ///   - whenBusy: what to do when another worker runs a projection.
-    public init(_ db: PostgresConnection, projections: [any Projection], batchSize: Int = 500, whenBusy: WorkerLockPolicy = .fail) {
+    public init(_ db: PostgresConnection, projections: [any Projection], batchSize: Int = 10_000, whenBusy: WorkerLockPolicy = .fail) {
         self.db = db
         self.projections = projections
         self.batchSize = max(1, batchSize)
@@ -142,34 +142,36 @@ public final class ProjectionRunner {
                 throw ProjectionError.inconsistent(p.name, "its checkpoint row disappeared while running; run it again to re-create it")
             }
             let checkpoint = Checkpoint(transactionID: try row.decode("transaction_id"), position: try row.decode("position"))
-            let events = try readEvents(after: checkpoint)
-            for e in events {
-                do {
-                    try p.apply(e, in: schema, db)
-                } catch {
-                    throw ProjectionError.applyFailed(p.name, event: e, checkpoint: checkpoint, error: error)
-                }
+            guard let batch = try nextBatch(after: checkpoint) else { return 0 }
+            do {
+                try p.apply(batch, in: schema, db)
+            } catch {
+                throw ProjectionError.applyFailed(p.name, batch: batch, error: error)
             }
-            if let last = events.last {
-                try db.query("""
-                    UPDATE projection_meta.checkpoints
-                       SET transaction_id = \(String(last.transactionID))::xid8, position = \(last.position),
-                           events_processed = events_processed + \(events.count), updated_at = now()
-                     WHERE name = \(p.name)
-                    """)
-            }
-            return events.count
+            try db.query("""
+                UPDATE projection_meta.checkpoints
+                   SET transaction_id = \(String(batch.through.transactionID))::xid8, position = \(batch.through.position),
+                       events_processed = events_processed + \(batch.count), updated_at = now()
+                 WHERE name = \(p.name)
+                """)
+            return batch.count
         }
     }
 
-    /// The next `batchSize` events after `checkpoint` in global order, below the snapshot's xmin, as
-    /// `EventStore.read(after:)` reads them.
-    private func readEvents(after checkpoint: Checkpoint, asOf: AsOf? = nil) throws -> [RecordedEvent] {
+    /// The next `batchSize` events after `checkpoint` in global order, below the snapshot's xmin (as
+    /// `EventStore.read(after:)` reads them), up to `bound` and the as-of cut; nil when there are none.
+    ///
+    /// Reads positions only (an index-only scan); the projection reads the events it needs itself.
+    private func nextBatch(after checkpoint: Checkpoint, bound: Checkpoint? = nil, asOf: AsOf? = nil) throws -> EventBatch? {
         var q: PostgresQuery = """
-            SELECT \(unescaped: EventStore.columns) FROM event_store.events e
-             WHERE (e.transaction_id, e.position) > (\(String(checkpoint.transactionID))::xid8, \(checkpoint.position))
-               AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            WITH b AS (
+                SELECT e.transaction_id, e.position FROM event_store.events e
+                 WHERE (e.transaction_id, e.position) > (\(String(checkpoint.transactionID))::xid8, \(checkpoint.position))
+                   AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
             """
+        if let bound {
+            q.append(" AND (e.transaction_id, e.position) <= (\(String(bound.transactionID))::xid8, \(bound.position))")
+        }
         switch asOf {
         case nil: break
         case .time(let t): q.append(" AND e.recorded_at <= \(t)")
@@ -177,8 +179,14 @@ public final class ProjectionRunner {
         }
         // Qualified on purpose: a bare `transaction_id` in ORDER BY names the select list's text column
         // of that name, which sorts 10000 before 9999 and would make a reader skip events.
-        q.append(" ORDER BY e.transaction_id, e.position LIMIT \(batchSize)")
-        return try db.query(q).map(EventStore.decode)
+        q.append("""
+                 ORDER BY e.transaction_id, e.position LIMIT \(batchSize))
+            SELECT b.transaction_id::text AS transaction_id, b.position, (SELECT count(*) FROM b) AS n
+              FROM b ORDER BY b.transaction_id DESC, b.position DESC LIMIT 1
+            """)
+        guard let row = try db.query(q).first else { return nil }
+        let through = Checkpoint(transactionID: try row.decode("transaction_id"), position: try row.decode("position"))
+        return EventBatch(after: checkpoint, through: through, count: try row.decode("n"), asOf: asOf)
     }
 
     /// Creates the live schema, tables, views and checkpoint row when any of them is missing.
@@ -384,23 +392,20 @@ public final class ProjectionRunner {
         }
     }
 
-    /// Applies the events after `checkpoint` (up to `bound`) into `schema`, inside the caller's transaction.
+    /// Applies the events after `checkpoint` (up to `bound`) into `schema`, inside the caller's transaction,
+    /// and moves `checkpoint` to the last of them.
     ///
-    /// - Returns: the number of events read (a full batch means there may be more).
+    /// - Returns: the number of events applied (a full batch means there may be more).
     private func applyBatch(_ p: any Projection, into schema: String, after checkpoint: inout Checkpoint,
                             bound: Checkpoint?, asOf: AsOf? = nil) throws -> Int {
-        let events = try readEvents(after: checkpoint, asOf: asOf)
-        let start = checkpoint
-        for e in events {
-            if let bound, e.checkpoint > bound { return 0 }
-            do {
-                try p.apply(e, in: schema, db)
-            } catch {
-                throw ProjectionError.applyFailed(p.name, event: e, checkpoint: start, error: error)
-            }
-            checkpoint = e.checkpoint
+        guard let batch = try nextBatch(after: checkpoint, bound: bound, asOf: asOf) else { return 0 }
+        do {
+            try p.apply(batch, in: schema, db)
+        } catch {
+            throw ProjectionError.applyFailed(p.name, batch: batch, error: error)
         }
-        return events.count
+        checkpoint = batch.through
+        return batch.count
     }
 
     /// Views (in any schema) whose definition reads a table or view of `schema`.

@@ -20,13 +20,20 @@ public struct AuditTrailProjection: ReportingProjection {
             """)
     }
 
-    public func apply(_ event: RecordedEvent, in s: String, _ db: PostgresConnection) throws {
-        let m = event.metadata
-        let releasable = m.releasableTo.map { "{" + $0.map { "\"\($0.replacingOccurrences(of: "\"", with: ""))\"" }.joined(separator: ",") + "}" }
-        try db.run(s, """
-            INSERT INTO {s}.events VALUES (\(event.position), \(String(event.transactionID))::xid8, \(event.stream), \(event.category),
-                \(event.version), \(event.eventID), \(event.type), \(event.schemaVersion), \(m.actor), \(m.command), \(m.commandID),
-                \(m.correlationID), \(m.causationID), \(m.reason), \(m.classification), \(releasable)::text[], \(event.recordedAt))
+    /// Every event becomes a row: one INSERT ... SELECT per batch.
+    public func apply(_ batch: EventBatch, in s: String, _ db: PostgresConnection) throws {
+        try db.execute("""
+            INSERT INTO \(s).events
+            SELECT e.position, e.transaction_id, e.stream_name, e.category, e.stream_version, e.event_id, e.event_type, e.schema_version,
+                   coalesce(e.metadata ->> 'actor', 'unknown'), e.metadata ->> 'command', (e.metadata ->> 'command_id')::uuid,
+                   (e.metadata ->> 'correlation_id')::uuid, (e.metadata ->> 'causation_id')::uuid, e.metadata ->> 'reason',
+                   e.metadata ->> 'classification',
+                   CASE WHEN jsonb_typeof(e.metadata -> 'releasable_to') = 'array'
+                        THEN ARRAY(SELECT jsonb_array_elements_text(e.metadata -> 'releasable_to')) END,
+                   e.recorded_at
+              FROM event_store.events e
+             WHERE \(batch.condition("e"))
+             ORDER BY e.transaction_id, e.position
             """)
     }
 

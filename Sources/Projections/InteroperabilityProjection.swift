@@ -32,90 +32,80 @@ public struct InteroperabilityProjection: ReportingProjection {
                 stage text NOT NULL, stage_note text, position bigint NOT NULL, stage_position bigint NOT NULL,
                 PRIMARY KEY (exercise, observation));
             """)
+        try BatchFunction.create(in: schema, cases: Self.cases, db)
     }
 
-    public func apply(_ event: RecordedEvent, in s: String, _ db: PostgresConnection) throws {
-        guard let decoded = try event.planningEvent() else { return }
-        let pos = event.position
-        switch decoded {
-        case .unit(.registered(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.units VALUES (\(p.unit.value), \(p.nation.value), \(p.name.value))
-                ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, name = excluded.name
+    public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        try BatchFunction.apply(batch, in: schema, db)
+    }
+
+    /// One case per event type this read model uses; see `BatchFunction`.
+    static var cases: [BatchFunction.Case] {
+        func participation(_ type: String, _ status: ParticipationStatus) -> BatchFunction.Case {
+            BatchFunction.Case(type, sql: """
+                    UPDATE {s}.participants SET status = '\(status.rawValue)' WHERE exercise = p ->> 'exercise' AND nation = p ->> 'nation';
                 """)
-        case .unit(.capabilityAdded(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.capabilities VALUES (\(p.unit.value), \(p.capability.kind.rawValue), \(p.capability.name.value), \(pos))
-                ON CONFLICT DO NOTHING
-                """)
-        case .unit(.capabilityWithdrawn(let p)):
-            try db.run(s, """
-                DELETE FROM {s}.capabilities
-                 WHERE unit = \(p.unit.value) AND kind = \(p.capability.kind.rawValue) AND name = \(p.capability.name.value)
-                """)
-        case .exercise(.planned(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.exercises VALUES (\(p.exercise.value), \(p.name.value))
-                ON CONFLICT (exercise) DO UPDATE SET name = excluded.name
-                """)
-            try db.run(s, "DELETE FROM {s}.required_standards WHERE exercise = \(p.exercise.value)")
-            for (i, c) in p.requiredStandards.enumerated() {
-                try db.run(s, """
-                    INSERT INTO {s}.required_standards VALUES (\(p.exercise.value), \(i + 1), \(c.kind.rawValue), \(c.name.value))
-                    ON CONFLICT DO NOTHING
-                    """)
-            }
-            // Lead and host nations take part without an invitation.
-            for (nation, role) in p.leadNations.map({ ($0, "lead") }) + p.hostNations.map({ ($0, "host") }) {
-                try db.run(s, """
-                    INSERT INTO {s}.participants VALUES (\(p.exercise.value), \(nation.value), \(role), 'accepted')
-                    ON CONFLICT DO NOTHING
-                    """)
-            }
-        case .exercise(.nationInvited(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.participants VALUES (\(p.exercise.value), \(p.nation.value), \(p.role.rawValue), 'invited')
-                ON CONFLICT (exercise, nation) DO UPDATE SET role = excluded.role, status = excluded.status
-                """)
-        case .exercise(.invitationAccepted(let p)):
-            try participation(s, db, p.exercise.value, p.nation.value, .accepted)
-        case .exercise(.invitationDeclined(let p)):
-            try participation(s, db, p.exercise.value, p.nation.value, .declined)
-        case .exercise(.nationWithdrew(let p)):
-            try participation(s, db, p.exercise.value, p.nation.value, .withdrawn)
-        case .exercise(.forceCommitted(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.commitments VALUES (\(p.exercise.value), \(p.unit.value), \(p.nation.value), \(p.phase?.value), \(p.role.value), \(pos))
-                ON CONFLICT (exercise, unit, coalesce(phase, '')) DO UPDATE SET nation = excluded.nation, role = excluded.role,
-                    position = excluded.position
-                """)
-        case .exercise(.forceReleased(let p)):
-            try db.run(s, """
-                DELETE FROM {s}.commitments
-                 WHERE exercise = \(p.exercise.value) AND unit = \(p.unit.value) AND phase IS NOT DISTINCT FROM \(p.phase?.value)
-                """)
-        case .exercise(.observationRecorded(let p)):
-            let o = p.observation
-            let nations = "{" + o.nations.map(\.value).joined(separator: ",") + "}"
-            try db.run(s, """
-                INSERT INTO {s}.observations VALUES (\(p.exercise.value), \(o.id.value), \(o.dimension.rawValue), \(o.reportedBy.value),
-                    \(nations)::text[], \(o.standard?.kind.rawValue), \(o.standard?.name.value), \(o.severity.rawValue),
-                    \(o.observedLevel?.value), \(o.text.value), \(LessonStage.observation.rawValue), NULL, \(pos), \(pos))
-                ON CONFLICT (exercise, observation) DO NOTHING
-                """)
-        case .exercise(.lessonAdvanced(let p)):
-            try db.run(s, """
-                UPDATE {s}.observations SET stage = \(p.stage.rawValue), stage_note = \(p.note.value), stage_position = \(pos)
-                 WHERE exercise = \(p.exercise.value) AND observation = \(p.observation.value)
-                """)
-        default:
-            break
         }
-    }
-
-    private func participation(_ s: String, _ db: PostgresConnection, _ exercise: String, _ nation: String,
-                               _ status: ParticipationStatus) throws {
-        try db.run(s, "UPDATE {s}.participants SET status = \(status.rawValue) WHERE exercise = \(exercise) AND nation = \(nation)")
+        return [
+            BatchFunction.Case("UnitRegistered", sql: """
+                    INSERT INTO {s}.units VALUES (p ->> 'unit', p ->> 'nation', p ->> 'name')
+                    ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, name = excluded.name;
+                """),
+            BatchFunction.Case("CapabilityAdded", sql: """
+                    INSERT INTO {s}.capabilities VALUES (p ->> 'unit', p -> 'capability' ->> 'kind', p -> 'capability' ->> 'name', e.position)
+                    ON CONFLICT DO NOTHING;
+                """),
+            BatchFunction.Case("CapabilityWithdrawn", sql: """
+                    DELETE FROM {s}.capabilities
+                     WHERE unit = p ->> 'unit' AND kind = p -> 'capability' ->> 'kind' AND name = p -> 'capability' ->> 'name';
+                """),
+            BatchFunction.Case("ExercisePlanned", sql: """
+                    INSERT INTO {s}.exercises VALUES (p ->> 'exercise', p ->> 'name')
+                    ON CONFLICT (exercise) DO UPDATE SET name = excluded.name;
+                    DELETE FROM {s}.required_standards WHERE exercise = p ->> 'exercise';
+                    INSERT INTO {s}.required_standards
+                    SELECT p ->> 'exercise', r.ordinal, r.standard ->> 'kind', r.standard ->> 'name'
+                      FROM jsonb_array_elements(coalesce(p -> 'requiredStandards', '[]'::jsonb)) WITH ORDINALITY AS r (standard, ordinal)
+                     ORDER BY r.ordinal
+                    ON CONFLICT DO NOTHING;
+                    -- Lead and host nations take part without an invitation.
+                    INSERT INTO {s}.participants
+                    SELECT p ->> 'exercise', n.nation, n.role, '\(ParticipationStatus.accepted.rawValue)'
+                      FROM (SELECT l.nation, 'lead' AS role, 1 AS k, l.i FROM jsonb_array_elements_text(coalesce(p -> 'leadNations', '[]'::jsonb)) WITH ORDINALITY AS l (nation, i)
+                            UNION ALL
+                            SELECT h.nation, 'host', 2, h.i FROM jsonb_array_elements_text(coalesce(p -> 'hostNations', '[]'::jsonb)) WITH ORDINALITY AS h (nation, i)) n
+                     ORDER BY n.k, n.i
+                    ON CONFLICT DO NOTHING;
+                """),
+            BatchFunction.Case("NationInvited", sql: """
+                    INSERT INTO {s}.participants VALUES (p ->> 'exercise', p ->> 'nation', p ->> 'role', '\(ParticipationStatus.invited.rawValue)')
+                    ON CONFLICT (exercise, nation) DO UPDATE SET role = excluded.role, status = excluded.status;
+                """),
+            participation("InvitationAccepted", .accepted),
+            participation("InvitationDeclined", .declined),
+            participation("NationWithdrew", .withdrawn),
+            BatchFunction.Case("ForceCommitted", sql: """
+                    INSERT INTO {s}.commitments VALUES (p ->> 'exercise', p ->> 'unit', p ->> 'nation', p ->> 'phase', p ->> 'role', e.position)
+                    ON CONFLICT (exercise, unit, coalesce(phase, '')) DO UPDATE SET nation = excluded.nation, role = excluded.role,
+                        position = excluded.position;
+                """),
+            BatchFunction.Case("ForceReleased", sql: """
+                    DELETE FROM {s}.commitments
+                     WHERE exercise = p ->> 'exercise' AND unit = p ->> 'unit' AND phase IS NOT DISTINCT FROM p ->> 'phase';
+                """),
+            BatchFunction.Case("ObservationRecorded", sql: """
+                    INSERT INTO {s}.observations VALUES (p ->> 'exercise', p -> 'observation' ->> 'id', p -> 'observation' ->> 'dimension',
+                        p -> 'observation' ->> 'reportedBy', \(BatchFunction.textArray("p -> 'observation' -> 'nations'")),
+                        p -> 'observation' -> 'standard' ->> 'kind', p -> 'observation' -> 'standard' ->> 'name', p -> 'observation' ->> 'severity',
+                        (p -> 'observation' ->> 'observedLevel')::smallint, p -> 'observation' ->> 'text', '\(LessonStage.observation.rawValue)', NULL,
+                        e.position, e.position)
+                    ON CONFLICT (exercise, observation) DO NOTHING;
+                """),
+            BatchFunction.Case("LessonAdvanced", sql: """
+                    UPDATE {s}.observations SET stage = p ->> 'stage', stage_note = p ->> 'note', stage_position = e.position
+                     WHERE exercise = p ->> 'exercise' AND observation = p ->> 'observation';
+                """),
+        ]
     }
 
     public var views: [ReportingView] {

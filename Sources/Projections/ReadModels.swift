@@ -122,27 +122,3 @@ public struct ReportingView: Sendable {
 private func literal(_ text: String) -> String {
     "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
 }
-
-// MARK: - Shared helpers
-
-/// Event types the planning domain defines; events of other types are not read models' business.
-let planningEventTypes = Set(PlanningEvent.typeNames)
-
-extension RecordedEvent {
-    /// The planning event, upcast to its current schema; nil for event types the planning domain does not define.
-    ///
-    /// - Throws: `EventDecodingError` when a planning event cannot be read (a newer schema or a malformed payload).
-    func planningEvent() throws -> PlanningEvent? {
-        guard planningEventTypes.contains(type) else { return nil }
-        return try PlanningEvent.decode(EventRecord(type: type, schemaVersion: schemaVersion, payload: payload))
-    }
-}
-
-extension PostgresConnection {
-    /// Runs a statement whose `{s}` placeholders name the projection's schema.
-    func run(_ schema: String, _ query: PostgresQuery) throws {
-        var q = query
-        q.sql = q.sql.replacingOccurrences(of: "{s}", with: schema)
-        try self.query(q)
-    }
-}

@@ -37,90 +37,78 @@ public struct ReadinessProjection: ReportingProjection {
                 position bigint PRIMARY KEY, alliance text NOT NULL, nation text NOT NULL, role text NOT NULL,
                 joined date NOT NULL, left_on date);
             """)
+        try BatchFunction.create(in: schema, cases: Self.cases, db)
     }
 
-    public func apply(_ event: RecordedEvent, in s: String, _ db: PostgresConnection) throws {
-        guard let decoded = try event.planningEvent() else { return }
-        let pos = event.position
-        switch decoded {
-        case .alliance(.formed(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.alliances VALUES (\(p.alliance.value), \(p.name.value), \(p.kind.rawValue), \(p.founded.description)::date, NULL)
-                ON CONFLICT (alliance) DO UPDATE SET name = excluded.name, kind = excluded.kind, founded = excluded.founded
-                """)
-        case .alliance(.memberAdmitted(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.alliance_members VALUES (\(pos), \(p.alliance.value), \(p.nation.value), \(p.role.rawValue), \(p.joined.description)::date, NULL)
-                """)
-        case .alliance(.memberLeft(let p)):
-            try db.run(s, """
-                UPDATE {s}.alliance_members SET left_on = \(p.left.description)::date
-                 WHERE alliance = \(p.alliance.value) AND nation = \(p.nation.value) AND left_on IS NULL
-                """)
-        case .alliance(.dissolved(let p)):
-            try db.run(s, "UPDATE {s}.alliances SET dissolved = \(p.dissolved.description)::date WHERE alliance = \(p.alliance.value)")
-        case .unit(.registered(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.units VALUES (\(p.unit.value), \(p.nation.value), \(p.service.rawValue), \(p.echelon.rawValue), \(p.name.value), \(pos))
-                ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, service = excluded.service, echelon = excluded.echelon,
-                    name = excluded.name, position = excluded.position
-                """)
-        case .unit(.readinessReported(let p)):
-            let r = p.ratings
-            try db.run(s, """
-                INSERT INTO {s}.reports VALUES (\(p.unit.value), \(p.asOf.description)::date,
-                    \(r?.personnel.value), \(r?.supplies.value), \(r?.equipment.value), \(r?.training.value),
-                    \(p.cLevel.value), NULL, NULL, NULL, \(pos), \(pos))
-                ON CONFLICT (unit, as_of) DO UPDATE SET personnel = excluded.personnel, supplies = excluded.supplies,
-                    equipment = excluded.equipment, training = excluded.training, computed_c_level = excluded.computed_c_level,
-                    override_c_level = NULL, override_remark = NULL, correction_reason = NULL,
-                    reported_position = excluded.reported_position, updated_position = excluded.updated_position
-                """)
-            try history(s, db, pos, p.unit.value, p.asOf, "reported", p.cLevel.value, r, remark: event.metadata.reason)
-        case .unit(.readinessOverridden(let p)):
-            try db.run(s, """
-                UPDATE {s}.reports SET override_c_level = \(p.cLevel.value), override_remark = \(p.remark.value), updated_position = \(pos)
-                 WHERE unit = \(p.unit.value) AND as_of = \(p.asOf.description)::date
-                """)
-            try history(s, db, pos, p.unit.value, p.asOf, "overridden", p.cLevel.value, nil, remark: p.remark.value)
-        case .unit(.readinessCorrected(let p)):
-            let r = p.ratings
-            try db.run(s, """
-                UPDATE {s}.reports SET personnel = \(r.personnel.value), supplies = \(r.supplies.value), equipment = \(r.equipment.value),
-                       training = \(r.training.value), computed_c_level = \(p.cLevel.value), correction_reason = \(p.reason.value),
-                       updated_position = \(pos)
-                 WHERE unit = \(p.unit.value) AND as_of = \(p.asOf.description)::date
-                """)
-            try history(s, db, pos, p.unit.value, p.asOf, "corrected", p.cLevel.value, r, remark: p.reason.value)
-        case .unit(.committed), .unit(.commitmentMoved), .unit(.released):
-            try UnitCommitments.apply(decoded, in: s, pos, db)
-        case .exercise(.planned(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.exercises VALUES (\(p.exercise.value), \(p.name.value), \(p.window.start.description)::date,
-                    \(p.window.end.description)::date, \(p.minimumReadiness.value), \(p.alliance?.value), 'programmed')
-                ON CONFLICT (exercise) DO UPDATE SET name = excluded.name, start_date = excluded.start_date, end_date = excluded.end_date,
-                    minimum_c_level = excluded.minimum_c_level, alliance = excluded.alliance, status = excluded.status
-                """)
-        case .exercise(.postponed(let p)):
-            try db.run(s, """
-                UPDATE {s}.exercises SET start_date = \(p.window.start.description)::date, end_date = \(p.window.end.description)::date
-                 WHERE exercise = \(p.exercise.value)
-                """)
-        case .exercise(let e):
-            if let change = statusChange(e) {
-                try db.run(s, "UPDATE {s}.exercises SET status = \(change.status) WHERE exercise = \(change.exercise)")
-            }
-        case .nation, .area, .unit(.capabilityAdded), .unit(.capabilityWithdrawn):
-            break
-        }
+    public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        try BatchFunction.apply(batch, in: schema, db)
     }
 
-    private func history(_ s: String, _ db: PostgresConnection, _ pos: Int64, _ unit: String, _ asOf: Day, _ kind: String,
-                         _ cLevel: Int, _ r: ReadinessRatings?, remark: String?) throws {
-        try db.run(s, """
-            INSERT INTO {s}.history VALUES (\(pos), \(unit), \(asOf.description)::date, \(kind), \(cLevel),
-                \(r?.personnel.value), \(r?.supplies.value), \(r?.equipment.value), \(r?.training.value), \(remark))
-            """)
+    /// One case per event type this read model uses; see `BatchFunction`.
+    static var cases: [BatchFunction.Case] {
+        let ratings = "(p -> 'ratings' ->> 'personnel')::smallint, (p -> 'ratings' ->> 'supplies')::smallint, (p -> 'ratings' ->> 'equipment')::smallint, (p -> 'ratings' ->> 'training')::smallint"
+        return [
+            BatchFunction.Case("AllianceFormed", sql: """
+                    INSERT INTO {s}.alliances VALUES (p ->> 'alliance', p ->> 'name', p ->> 'kind', (p ->> 'founded')::date, NULL)
+                    ON CONFLICT (alliance) DO UPDATE SET name = excluded.name, kind = excluded.kind, founded = excluded.founded;
+                """),
+            BatchFunction.Case("AllianceMemberAdmitted", sql: """
+                    INSERT INTO {s}.alliance_members VALUES (e.position, p ->> 'alliance', p ->> 'nation', p ->> 'role', (p ->> 'joined')::date, NULL);
+                """),
+            BatchFunction.Case("AllianceMemberLeft", sql: """
+                    UPDATE {s}.alliance_members SET left_on = (p ->> 'left')::date
+                     WHERE alliance = p ->> 'alliance' AND nation = p ->> 'nation' AND left_on IS NULL;
+                """),
+            BatchFunction.Case("AllianceDissolved", sql: """
+                    UPDATE {s}.alliances SET dissolved = (p ->> 'dissolved')::date WHERE alliance = p ->> 'alliance';
+                """),
+            BatchFunction.Case("UnitRegistered", sql: """
+                    INSERT INTO {s}.units VALUES (p ->> 'unit', p ->> 'nation', p ->> 'service', p ->> 'echelon', p ->> 'name', e.position)
+                    ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, service = excluded.service, echelon = excluded.echelon,
+                        name = excluded.name, position = excluded.position;
+                """),
+            BatchFunction.Case("ReadinessReported", sql: """
+                    INSERT INTO {s}.reports VALUES (p ->> 'unit', (p ->> 'asOf')::date, \(ratings),
+                        (p ->> 'cLevel')::smallint, NULL, NULL, NULL, e.position, e.position)
+                    ON CONFLICT (unit, as_of) DO UPDATE SET personnel = excluded.personnel, supplies = excluded.supplies,
+                        equipment = excluded.equipment, training = excluded.training, computed_c_level = excluded.computed_c_level,
+                        override_c_level = NULL, override_remark = NULL, correction_reason = NULL,
+                        reported_position = excluded.reported_position, updated_position = excluded.updated_position;
+                    INSERT INTO {s}.history VALUES (e.position, p ->> 'unit', (p ->> 'asOf')::date, 'reported', (p ->> 'cLevel')::smallint,
+                        \(ratings), e.metadata ->> 'reason');
+                """),
+            BatchFunction.Case("ReadinessOverridden", sql: """
+                    UPDATE {s}.reports SET override_c_level = (p ->> 'cLevel')::smallint, override_remark = p ->> 'remark', updated_position = e.position
+                     WHERE unit = p ->> 'unit' AND as_of = (p ->> 'asOf')::date;
+                    INSERT INTO {s}.history VALUES (e.position, p ->> 'unit', (p ->> 'asOf')::date, 'overridden', (p ->> 'cLevel')::smallint,
+                        NULL, NULL, NULL, NULL, p ->> 'remark');
+                """),
+            BatchFunction.Case("ReadinessCorrected", sql: """
+                    UPDATE {s}.reports SET personnel = (p -> 'ratings' ->> 'personnel')::smallint, supplies = (p -> 'ratings' ->> 'supplies')::smallint,
+                           equipment = (p -> 'ratings' ->> 'equipment')::smallint, training = (p -> 'ratings' ->> 'training')::smallint,
+                           computed_c_level = (p ->> 'cLevel')::smallint, correction_reason = p ->> 'reason', updated_position = e.position
+                     WHERE unit = p ->> 'unit' AND as_of = (p ->> 'asOf')::date;
+                    INSERT INTO {s}.history VALUES (e.position, p ->> 'unit', (p ->> 'asOf')::date, 'corrected', (p ->> 'cLevel')::smallint,
+                        \(ratings), p ->> 'reason');
+                """),
+            BatchFunction.Case("ExercisePlanned", sql: """
+                    INSERT INTO {s}.exercises VALUES (p ->> 'exercise', p ->> 'name', (p -> 'window' ->> 'start')::date,
+                        (p -> 'window' ->> 'end')::date, (p ->> 'minimumReadiness')::smallint, p ->> 'alliance', '\(ExerciseStatus.programmed.rawValue)')
+                    ON CONFLICT (exercise) DO UPDATE SET name = excluded.name, start_date = excluded.start_date, end_date = excluded.end_date,
+                        minimum_c_level = excluded.minimum_c_level, alliance = excluded.alliance, status = excluded.status;
+                """),
+            BatchFunction.Case("ExercisePostponed", sql: """
+                    UPDATE {s}.exercises SET start_date = (p -> 'window' ->> 'start')::date, end_date = (p -> 'window' ->> 'end')::date
+                     WHERE exercise = p ->> 'exercise';
+                """),
+            BatchFunction.Case("MilestoneHeld", sql: """
+                    v_status := \(BatchFunction.milestoneStatus);
+                    IF v_status IS NOT NULL THEN
+                        UPDATE {s}.exercises SET status = v_status WHERE exercise = p ->> 'exercise';
+                    END IF;
+                """),
+            BatchFunction.exerciseStatus,
+        ] + UnitCommitments.cases
     }
 
     public var views: [ReportingView] {
@@ -272,18 +260,5 @@ public struct ReadinessProjection: ReportingProjection {
                  GROUP BY m.alliance, m.name
                 """),
         ]
-    }
-}
-
-/// The status an exercise event moves an exercise to, if any.
-func statusChange(_ e: ExerciseEvent) -> (exercise: String, status: String)? {
-    switch e {
-    case .advanced(let p): (p.exercise.value, p.to.rawValue)
-    case .paused(let p): (p.exercise.value, ExerciseStatus.paused.rawValue)
-    case .resumed(let p): (p.exercise.value, ExerciseStatus.conduct.rawValue)
-    case .cancelled(let p): (p.exercise.value, ExerciseStatus.cancelled.rawValue)
-    case .milestoneHeld(let p) where p.milestone == .startEx: (p.exercise.value, ExerciseStatus.conduct.rawValue)
-    case .milestoneHeld(let p) where p.milestone == .endEx: (p.exercise.value, ExerciseStatus.assessment.rawValue)
-    default: nil
     }
 }

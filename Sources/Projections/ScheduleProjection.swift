@@ -33,93 +33,73 @@ public struct ScheduleProjection: ReportingProjection {
                 position bigint NOT NULL);
             CREATE UNIQUE INDEX bookings_key ON \(schema).bookings (area, exercise, coalesce(phase, ''));
             """)
+        try BatchFunction.create(in: schema, cases: Self.cases, db)
     }
 
-    public func apply(_ event: RecordedEvent, in s: String, _ db: PostgresConnection) throws {
-        guard let decoded = try event.planningEvent() else { return }
-        let pos = event.position
-        switch decoded {
-        case .unit(.registered(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.units VALUES (\(p.unit.value), \(p.nation.value), \(p.name.value))
-                ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, name = excluded.name
-                """)
-        case .unit(.committed), .unit(.commitmentMoved), .unit(.released):
-            try UnitCommitments.apply(decoded, in: s, pos, db)
-        case .area(.registered(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.areas VALUES (\(p.area.value), \(p.hostNation.value), \(p.kind.rawValue), \(p.name.value))
-                ON CONFLICT (area) DO UPDATE SET host_nation = excluded.host_nation, kind = excluded.kind, name = excluded.name
-                """)
-        case .area(.booked(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.bookings VALUES (\(p.area.value), \(p.exercise.value), \(p.phase?.value),
-                    \(p.window.start.description)::date, \(p.window.end.description)::date, \(pos))
-                ON CONFLICT (area, exercise, coalesce(phase, '')) DO UPDATE SET start_date = excluded.start_date,
-                    end_date = excluded.end_date, position = excluded.position
-                """)
-        case .area(.bookingMoved(let p)):
-            try db.run(s, """
-                UPDATE {s}.bookings SET start_date = \(p.window.start.description)::date, end_date = \(p.window.end.description)::date
-                 WHERE area = \(p.area.value) AND exercise = \(p.exercise.value) AND phase IS NOT DISTINCT FROM \(p.phase?.value)
-                """)
-        case .area(.bookingReleased(let p)):
-            try db.run(s, """
-                DELETE FROM {s}.bookings
-                 WHERE area = \(p.area.value) AND exercise = \(p.exercise.value) AND phase IS NOT DISTINCT FROM \(p.phase?.value)
-                """)
-        case .exercise(.planned(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.exercises VALUES (\(p.exercise.value), \(p.name.value), \(p.series?.value), \(array(p.types.map(\.rawValue)))::text[],
-                    \(p.joint), \(p.combined), 'programmed', \(p.window.start.description)::date, \(p.window.end.description)::date,
-                    \(p.alliance?.value), \(array(p.leadNations.map(\.value)))::text[], \(array(p.hostNations.map(\.value)))::text[], \(pos))
-                ON CONFLICT (exercise) DO UPDATE SET name = excluded.name, series = excluded.series, types = excluded.types,
-                    joint = excluded.joint, combined = excluded.combined, status = excluded.status, start_date = excluded.start_date,
-                    end_date = excluded.end_date, alliance = excluded.alliance, lead_nations = excluded.lead_nations,
-                    host_nations = excluded.host_nations, position = excluded.position
-                """)
-            try db.run(s, "DELETE FROM {s}.phases WHERE exercise = \(p.exercise.value)")
-            for (i, phase) in p.phases.enumerated() {
-                try db.run(s, """
-                    INSERT INTO {s}.phases VALUES (\(p.exercise.value), \(phase.id.value), \(i + 1), \(phase.name.value),
-                        \(phase.window.start.description)::date, \(phase.window.end.description)::date)
-                    """)
-            }
-        case .exercise(.postponed(let p)):
-            try db.run(s, """
-                UPDATE {s}.exercises SET start_date = \(p.window.start.description)::date, end_date = \(p.window.end.description)::date
-                 WHERE exercise = \(p.exercise.value)
-                """)
-            try db.run(s, """
-                UPDATE {s}.phases SET start_date = start_date + \(p.shiftDays)::int, end_date = end_date + \(p.shiftDays)::int
-                 WHERE exercise = \(p.exercise.value)
-                """)
-        case .exercise(.milestoneHeld(let p)):
-            try db.run(s, """
-                INSERT INTO {s}.milestones VALUES (\(pos), \(p.exercise.value), \(p.milestone.rawValue), 'milestone',
-                    \(p.milestone.title), \(p.on.description)::date)
-                """)
-            if let change = statusChange(.milestoneHeld(p)) {
-                try db.run(s, "UPDATE {s}.exercises SET status = \(change.status) WHERE exercise = \(change.exercise)")
-            }
-        case .exercise(.workshopHeld(let p)):
-            let title = p.workshop.rawValue.uppercased().replacingOccurrences(of: "-", with: "/") + " scenario workshop"
-            try db.run(s, """
-                INSERT INTO {s}.milestones VALUES (\(pos), \(p.exercise.value), \(p.workshop.rawValue + "-workshop"), 'workshop',
-                    \(title), \(p.on.description)::date)
-                """)
-        case .exercise(let e):
-            if let change = statusChange(e) {
-                try db.run(s, "UPDATE {s}.exercises SET status = \(change.status) WHERE exercise = \(change.exercise)")
-            }
-        default:
-            break
-        }
+    public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        try BatchFunction.apply(batch, in: schema, db)
     }
 
-    /// A PostgreSQL array literal of simple values (slugs, trigraphs, enum raw values: no quotes or commas).
-    private func array(_ values: [String]) -> String {
-        "{" + values.joined(separator: ",") + "}"
+    /// One case per event type this read model uses; see `BatchFunction`.
+    static var cases: [BatchFunction.Case] {
+        [
+            BatchFunction.Case("UnitRegistered", sql: """
+                    INSERT INTO {s}.units VALUES (p ->> 'unit', p ->> 'nation', p ->> 'name')
+                    ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, name = excluded.name;
+                """),
+            BatchFunction.Case("TrainingAreaRegistered", sql: """
+                    INSERT INTO {s}.areas VALUES (p ->> 'area', p ->> 'hostNation', p ->> 'kind', p ->> 'name')
+                    ON CONFLICT (area) DO UPDATE SET host_nation = excluded.host_nation, kind = excluded.kind, name = excluded.name;
+                """),
+            BatchFunction.Case("TrainingAreaBooked", sql: """
+                    INSERT INTO {s}.bookings VALUES (p ->> 'area', p ->> 'exercise', p ->> 'phase',
+                        (p -> 'window' ->> 'start')::date, (p -> 'window' ->> 'end')::date, e.position)
+                    ON CONFLICT (area, exercise, coalesce(phase, '')) DO UPDATE SET start_date = excluded.start_date,
+                        end_date = excluded.end_date, position = excluded.position;
+                """),
+            BatchFunction.Case("TrainingAreaBookingMoved", sql: """
+                    UPDATE {s}.bookings SET start_date = (p -> 'window' ->> 'start')::date, end_date = (p -> 'window' ->> 'end')::date
+                     WHERE area = p ->> 'area' AND exercise = p ->> 'exercise' AND phase IS NOT DISTINCT FROM p ->> 'phase';
+                """),
+            BatchFunction.Case("TrainingAreaBookingReleased", sql: """
+                    DELETE FROM {s}.bookings
+                     WHERE area = p ->> 'area' AND exercise = p ->> 'exercise' AND phase IS NOT DISTINCT FROM p ->> 'phase';
+                """),
+            BatchFunction.Case("ExercisePlanned", sql: """
+                    INSERT INTO {s}.exercises VALUES (p ->> 'exercise', p ->> 'name', p ->> 'series', \(BatchFunction.textArray("p -> 'types'")),
+                        (p ->> 'joint')::boolean, (p ->> 'combined')::boolean, '\(ExerciseStatus.programmed.rawValue)',
+                        (p -> 'window' ->> 'start')::date, (p -> 'window' ->> 'end')::date, p ->> 'alliance',
+                        \(BatchFunction.textArray("p -> 'leadNations'")), \(BatchFunction.textArray("p -> 'hostNations'")), e.position)
+                    ON CONFLICT (exercise) DO UPDATE SET name = excluded.name, series = excluded.series, types = excluded.types,
+                        joint = excluded.joint, combined = excluded.combined, status = excluded.status, start_date = excluded.start_date,
+                        end_date = excluded.end_date, alliance = excluded.alliance, lead_nations = excluded.lead_nations,
+                        host_nations = excluded.host_nations, position = excluded.position;
+                    DELETE FROM {s}.phases WHERE exercise = p ->> 'exercise';
+                    INSERT INTO {s}.phases
+                    SELECT p ->> 'exercise', ph.phase ->> 'id', ph.ordinal, ph.phase ->> 'name',
+                           (ph.phase -> 'window' ->> 'start')::date, (ph.phase -> 'window' ->> 'end')::date
+                      FROM jsonb_array_elements(coalesce(p -> 'phases', '[]'::jsonb)) WITH ORDINALITY AS ph (phase, ordinal);
+                """),
+            BatchFunction.Case("ExercisePostponed", sql: """
+                    UPDATE {s}.exercises SET start_date = (p -> 'window' ->> 'start')::date, end_date = (p -> 'window' ->> 'end')::date
+                     WHERE exercise = p ->> 'exercise';
+                    UPDATE {s}.phases SET start_date = start_date + (p ->> 'shiftDays')::int, end_date = end_date + (p ->> 'shiftDays')::int
+                     WHERE exercise = p ->> 'exercise';
+                """),
+            BatchFunction.Case("MilestoneHeld", sql: """
+                    INSERT INTO {s}.milestones VALUES (e.position, p ->> 'exercise', p ->> 'milestone', 'milestone',
+                        \(BatchFunction.milestoneTitle), (p ->> 'on')::date);
+                    v_status := \(BatchFunction.milestoneStatus);
+                    IF v_status IS NOT NULL THEN
+                        UPDATE {s}.exercises SET status = v_status WHERE exercise = p ->> 'exercise';
+                    END IF;
+                """),
+            BatchFunction.Case("ScenarioWorkshopHeld", sql: """
+                    INSERT INTO {s}.milestones VALUES (e.position, p ->> 'exercise', (p ->> 'workshop') || '-workshop', 'workshop',
+                        replace(upper(p ->> 'workshop'), '-', '/') || ' scenario workshop', (p ->> 'on')::date);
+                """),
+            BatchFunction.exerciseStatus,
+        ] + UnitCommitments.cases
     }
 
     public var views: [ReportingView] {

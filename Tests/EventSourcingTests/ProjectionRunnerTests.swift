@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 /// Counts events per stream; `weight` lets a test tell one generation from another.
-struct StreamCounts: Projection {
+struct StreamCounts: EventByEventProjection {
     var name = "stream_counts"
     var weight = 1
     /// Simulates a crash: `apply` throws on the event at this position.

@@ -6,7 +6,8 @@ import Projections
 import TestSupport
 import Testing
 
-/// Wraps a projection and throws on the event at `failAt`, as a projector killed mid-batch would stop.
+/// Wraps a projection and throws after applying the batch holding the event at `failAt`, as a projector
+/// killed mid-batch would stop.
 struct Crashing: Projection {
     let inner: any Projection
     let failAt: Int64
@@ -18,9 +19,9 @@ struct Crashing: Projection {
     }
 
     func createTables(in schema: String, _ db: PostgresConnection) throws { try inner.createTables(in: schema, db) }
-    func apply(_ event: RecordedEvent, in schema: String, _ db: PostgresConnection) throws {
-        if event.position == failAt { throw Crash(position: event.position) }
-        try inner.apply(event, in: schema, db)
+    func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        try inner.apply(batch, in: schema, db)
+        if try batch.events(db).contains(where: { $0.position == failAt }) { throw Crash(position: failAt) }
     }
     func createViews(liveSchema: String, _ db: PostgresConnection) throws { try inner.createViews(liveSchema: liveSchema, db) }
 }

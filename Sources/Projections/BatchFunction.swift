@@ -1,0 +1,123 @@
+import Foundation
+import EventSourcing
+import Planning
+import Postgres
+
+/// How the read models apply a batch: each creates, next to its tables, a PL/pgSQL function
+/// `apply_events` that reads the batch's events of the types it uses straight from `event_store.events`,
+/// in global order, and runs one case per event type. No event crosses the wire, and the statements
+/// inside the function are planned once per session.
+///
+/// In a case, `e` is the event row (`position`, `event_type`, `schema_version`, `metadata`, `recorded_at`)
+/// and `p` its payload in the current schema version: the function upcasts older payloads as
+/// `PlanningEvent.upcast` does (the Planning tests cover the Swift form, the read-model tests this one).
+enum BatchFunction {
+    /// One `WHEN` arm of the function's `CASE e.event_type`.
+    struct Case {
+        let types: [String]
+        let sql: String
+
+        init(_ types: String..., sql: String) {
+            self.types = types
+            self.sql = sql
+        }
+    }
+
+    /// Creates `schema.apply_events(...)` running `cases` over a batch; `{s}` in a case names the schema.
+    static func create(in schema: String, cases: [Case], _ db: PostgresConnection) throws {
+        let types = cases.flatMap(\.types)
+        let arms = cases.map { c in
+            "        WHEN \(c.types.map(literal).joined(separator: ", ")) THEN\n"
+                + c.sql.replacingOccurrences(of: "{s}", with: schema)
+        }.joined(separator: "\n")
+        try db.execute("""
+            CREATE FUNCTION \(schema).apply_events(after_tx xid8, after_pos bigint, through_tx xid8, through_pos bigint,
+                                                  max_time timestamptz, max_pos bigint) RETURNS bigint
+            LANGUAGE plpgsql
+            SET search_path = pg_catalog
+            AS $fn$
+            DECLARE
+                e record;
+                p jsonb;
+                v_status text;
+                n bigint := 0;
+            BEGIN
+                FOR e IN
+                    SELECT ev.position, ev.event_type, ev.schema_version, ev.payload, ev.metadata, ev.recorded_at
+                      FROM event_store.events ev
+                     WHERE (ev.transaction_id, ev.position) > (after_tx, after_pos)
+                       AND (ev.transaction_id, ev.position) <= (through_tx, through_pos)
+                       AND (max_time IS NULL OR ev.recorded_at <= max_time)
+                       AND (max_pos IS NULL OR ev.position <= max_pos)
+                       AND ev.event_type IN (\(types.map(literal).joined(separator: ", ")))
+                     ORDER BY ev.transaction_id, ev.position
+                LOOP
+                    p := e.payload;
+                    IF e.schema_version = 1 AND e.event_type = 'ReadinessReported' THEN
+                        -- v1: {"unit", "asOf", "level"}: one overall C-level, no area ratings.
+                        p := (p - 'level') || jsonb_build_object('cLevel', p -> 'level');
+                    ELSIF e.schema_version = 1 AND e.event_type = 'ExercisePlanned' THEN
+                        -- v1: {"start", "end", ...} instead of {"window": {"start", "end"}}; no phases or standards.
+                        p := (p - 'start' - 'end') || jsonb_build_object('window', jsonb_build_object('start', p -> 'start', 'end', p -> 'end'));
+                    END IF;
+                    CASE e.event_type
+            \(arms)
+                    END CASE;
+                    n := n + 1;
+                END LOOP;
+                RETURN n;
+            END
+            $fn$;
+            REVOKE ALL ON FUNCTION \(schema).apply_events(xid8, bigint, xid8, bigint, timestamptz, bigint) FROM PUBLIC;
+            """)
+    }
+
+    /// Applies `batch` with the function `create` made in `schema`.
+    static func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        var maxTime: String = "NULL"
+        var maxPosition: String = "NULL"
+        switch batch.asOf {
+        case nil: break
+        case .time(let t): maxTime = "'\(PostgresTimestamp.format(t))'"
+        case .position(let p): maxPosition = String(p)
+        }
+        try db.execute("""
+            SELECT \(schema).apply_events('\(batch.after.transactionID)', \(batch.after.position), '\(batch.through.transactionID)',
+                                          \(batch.through.position), \(maxTime), \(maxPosition))
+            """)
+    }
+
+    private static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+
+    // MARK: SQL shared by several read models
+
+    /// A text[] from a JSON array of strings (empty when absent).
+    static func textArray(_ json: String) -> String {
+        "ARRAY(SELECT jsonb_array_elements_text(coalesce(\(json), '[]'::jsonb)))"
+    }
+
+    /// The status an exercise's life-cycle events move it to: sets the exercises table's `status` column.
+    static var exerciseStatus: Case {
+        func q(_ s: String) -> String { literal(s) }
+        return Case("ExerciseAdvanced", "ExercisePaused", "ExerciseResumed", "ExerciseCancelled", sql: """
+                v_status := CASE e.event_type WHEN 'ExerciseAdvanced' THEN p ->> 'to'
+                                              WHEN 'ExercisePaused' THEN \(q(ExerciseStatus.paused.rawValue))
+                                              WHEN 'ExerciseResumed' THEN \(q(ExerciseStatus.conduct.rawValue))
+                                              WHEN 'ExerciseCancelled' THEN \(q(ExerciseStatus.cancelled.rawValue)) END;
+                UPDATE {s}.exercises SET status = v_status WHERE exercise = p ->> 'exercise';
+            """)
+    }
+
+    /// The status StartEx and EndEx move an exercise to (other milestones: NULL).
+    static var milestoneStatus: String {
+        """
+        CASE p ->> 'milestone' WHEN \(literal(Milestone.startEx.rawValue)) THEN \(literal(ExerciseStatus.conduct.rawValue))
+                               WHEN \(literal(Milestone.endEx.rawValue)) THEN \(literal(ExerciseStatus.assessment.rawValue)) END
+        """
+    }
+
+    /// The title of a milestone (`Milestone.title`).
+    static var milestoneTitle: String {
+        "CASE p ->> 'milestone' " + Milestone.sequence.map { "WHEN \(literal($0.rawValue)) THEN \(literal($0.title))" }.joined(separator: " ") + " END"
+    }
+}
