@@ -52,6 +52,10 @@ public struct CommandParseError: Error, Sendable, CustomStringConvertible, Equat
     public var description: String { message }
 
     init(field: String?, _ problem: String) {
+        // A path can hold any key the input gave: keep it printable and short.
+        let field = field.map { path in
+            path.unicodeScalars.contains(where: isControl) || path.unicodeScalars.count > 120 ? String(quoted(path).dropFirst().dropLast()) : path
+        }
         self.field = field
         self.message = field.map { problem.hasPrefix("is ") ? "field '\($0)' \(problem)" : "field '\($0)': \(problem)" } ?? problem
     }
@@ -74,15 +78,20 @@ extension PlanningCommand {
     /// Every field is validated; unknown fields, `null`s and wrong types are refused.
     /// - Throws: `CommandParseError` naming the field and the problem.
     public static func parse(json: Data) throws(CommandParseError) -> PlanningCommand {
+        if let problem = encodingProblem(json) { throw problem }
         let parsed: Any
         do {
             parsed = try JSONSerialization.jsonObject(with: json)
         } catch {
-            throw CommandParseError(field: nil, message: "the input is not valid JSON")
+            // Foundation's detail says where (and may quote a number literal of any length: keep it short).
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            let short = detail.map { $0.count > 120 ? String($0.prefix(120)) + "…" : $0 }
+            throw CommandParseError(field: nil, message: "the input is not valid JSON" + (short.map { " (\($0))" } ?? ""))
         }
         guard let object = parsed as? [String: Any] else {
             throw CommandParseError(field: nil, message: "the input is not a JSON object")
         }
+        if let problem = duplicateKeyProblem(json) { throw problem }
         guard let rawName = object["command"] else { throw CommandParseError(field: "command", "is missing") }
         guard let name = rawName as? String else { throw CommandParseError(field: "command", "expected a string") }
         guard let parser = parsers[name] else {
@@ -206,6 +215,134 @@ extension PlanningCommand {
         parser("recordObservation") { .recordObservation($0) },
         parser("advanceLesson") { .advanceLesson($0) },
     ])
+}
+
+extension PlanningCommand {
+    /// The field holding bytes that are not UTF-8, or the whole input when no field can be told;
+    /// nil when the input is valid UTF-8.
+    ///
+    /// Invalid bytes are never repaired to U+FFFD: that would record a value the user did not write.
+    public static func encodingProblem(_ json: Data) -> CommandParseError? {
+        guard String(data: json, encoding: .utf8) == nil else { return nil }
+        let replacement = "\u{FFFD}"
+        // Decode with repair: when the input held no U+FFFD of its own, every one marks an invalid byte.
+        let repaired = String(decoding: json, as: UTF8.self)
+        if json.range(of: Data(replacement.utf8)) == nil,
+            let object = try? JSONSerialization.jsonObject(with: Data(repaired.utf8)),
+            let path = firstString(in: object, path: "", containing: replacement)
+        {
+            return CommandParseError(field: path, "is not valid UTF-8")
+        }
+        return CommandParseError(field: nil, message: "the input is not valid UTF-8")
+    }
+
+    /// The first key given twice in one object of a valid JSON input, which would otherwise be
+    /// resolved silently to one of its values; nil when there is none.
+    public static func duplicateKeyProblem(_ json: Data) -> CommandParseError? {
+        JSONKeyScanner.firstDuplicateKey(in: json).map { CommandParseError(field: $0, "is given more than once") }
+    }
+
+    private static func firstString(in value: Any, path: String, containing needle: String) -> String? {
+        if let text = value as? String { return text.contains(needle) ? path : nil }
+        if let object = value as? [String: Any] {
+            for key in object.keys.sorted() {
+                if key.contains(needle) { return join(path, key) }
+                if let value = object[key], let found = firstString(in: value, path: join(path, key), containing: needle) { return found }
+            }
+        } else if let array = value as? [Any] {
+            for (index, element) in array.enumerated() {
+                if let found = firstString(in: element, path: "\(path)[\(index)]", containing: needle) { return found }
+            }
+        }
+        return nil
+    }
+}
+
+/// Finds keys given twice in one JSON object, which `JSONSerialization` silently resolves to one value.
+///
+/// Runs only on input `JSONSerialization` accepted, so the structure is known to be valid
+/// and nested at most 512 levels deep.
+enum JSONKeyScanner {
+    /// The path of the first key that appears twice in its object (`ratings.training`), or nil.
+    static func firstDuplicateKey(in json: Data) -> String? {
+        let bytes = [UInt8](json)
+        var index = 0
+        return value(bytes, &index, path: "")
+    }
+
+    private static func skipSpace(_ bytes: [UInt8], _ index: inout Int) {
+        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    }
+
+    /// Reads a string starting at its opening quote; returns it unescaped when `decode` is true.
+    @discardableResult
+    private static func string(_ bytes: [UInt8], _ index: inout Int, decode: Bool = true) -> String {
+        let start = index
+        index += 1
+        var escaped = false, anyEscape = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+                anyEscape = true
+            } else if byte == UInt8(ascii: "\"") {
+                break
+            }
+        }
+        guard decode else { return "" }
+        guard anyEscape else { return String(decoding: bytes[(start + 1)..<max(start + 1, index - 1)], as: UTF8.self) }
+        let raw = Data(bytes[start..<index])
+        return (try? JSONSerialization.jsonObject(with: raw, options: .fragmentsAllowed)) as? String
+            ?? String(decoding: raw, as: UTF8.self)
+    }
+
+    private static func value(_ bytes: [UInt8], _ index: inout Int, path: String) -> String? {
+        skipSpace(bytes, &index)
+        guard index < bytes.count else { return nil }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            index += 1
+            var keys = Set<String>()
+            while index < bytes.count {
+                skipSpace(bytes, &index)
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { index += 1; return nil }
+                let key = string(bytes, &index)
+                let keyPath = join(path, key)
+                guard keys.insert(key).inserted else { return keyPath }
+                skipSpace(bytes, &index)
+                index += 1  // ':'
+                if let found = value(bytes, &index, path: keyPath) { return found }
+                skipSpace(bytes, &index)
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { index += 1; return nil }
+                index += 1
+            }
+            return nil
+        case UInt8(ascii: "["):
+            index += 1
+            var element = 0
+            skipSpace(bytes, &index)
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return nil }
+            while index < bytes.count {
+                if let found = value(bytes, &index, path: "\(path)[\(element)]") { return found }
+                element += 1
+                skipSpace(bytes, &index)
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { index += 1; return nil }
+                index += 1
+            }
+            return nil
+        case UInt8(ascii: "\""):
+            string(bytes, &index, decode: false)
+            return nil
+        default:
+            while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), 0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) {
+                index += 1
+            }
+            return nil
+        }
+    }
 }
 
 private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }

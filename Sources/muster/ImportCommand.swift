@@ -69,10 +69,12 @@ enum ImportLine {
 
     static func parse(_ line: Data, defaults: MetadataOptions) throws -> (PlanningCommand, PlanningService.Context) {
         guard line.count <= maxLineBytes else { throw Failure("the line is longer than 1 MiB") }
-        guard String(data: line, encoding: .utf8) != nil else { throw Failure("the line is not valid UTF-8") }
+        if let problem = PlanningCommand.encodingProblem(line) { throw Failure(problem.description) }
         guard var object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
             throw Failure("the line is not a JSON object")
         }
+        // Checked here: re-serialising the line below would keep only one of the values.
+        if let problem = PlanningCommand.duplicateKeyProblem(line) { throw Failure(problem.description) }
         var context = CommandExecution.context(defaults)
         var explicitID = defaults.commandID != nil
         if let meta = object.removeValue(forKey: "meta") {

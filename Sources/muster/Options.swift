@@ -26,6 +26,9 @@ struct MetadataOptions: ParsableArguments {
     var at: String?
 
     func validate() throws {
+        if let argument = Self.argumentWithInvalidUTF8() {
+            throw ValidationError("\(argument): the value is not valid UTF-8")
+        }
         if let commandID, UUID(uuidString: commandID) == nil {
             throw ValidationError("--command-id: '\(commandID)' is not a UUID (e.g. 7f1c2a9e-4b1d-4f3a-9c55-0a2b3c4d5e6f)")
         }
@@ -34,6 +37,20 @@ struct MetadataOptions: ParsableArguments {
         }
         if let actor, let problem = Self.actorProblem(actor) { throw ValidationError("--actor: \(problem)") }
         if let reason, let problem = Self.reasonProblem(reason) { throw ValidationError("--reason: \(problem)") }
+    }
+
+    /// The flag (or `argument N`) whose value is not valid UTF-8, if any. Swift repairs invalid bytes in
+    /// `CommandLine.arguments` to U+FFFD, which would record a value the user did not write; refuse it instead.
+    static func argumentWithInvalidUTF8() -> String? {
+        let argv = CommandLine.unsafeArgv
+        for index in 1..<Int(CommandLine.argc) {
+            guard let pointer = argv[index], String(validatingCString: pointer) == nil else { continue }
+            let argument = String(cString: pointer)
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") { return String(argument[..<equals]) }
+            if index > 1, let previous = argv[index - 1].map({ String(cString: $0) }), previous.hasPrefix("--") { return previous }
+            return "argument \(index)"
+        }
+        return nil
     }
 
     /// The one rule for an actor name, from a flag or an import line: nil when it is acceptable.
@@ -72,6 +89,8 @@ enum Time {
         body.removeLast()
         let chars = Array(body)
         guard chars.count >= 16, chars[4] == "-", chars[7] == "-", chars[10] == "T", chars[13] == ":" else { return nil }
+        // PostgreSQL has no year 0 (1 BC): refuse it here rather than as an out-of-range server error.
+        guard body.prefix(4) != "0000" else { return nil }
         if chars.count == 16 { body += ":00" }
         guard let date = PostgresTimestamp.parse(body.replacingOccurrences(of: "T", with: " ") + "+00") else { return nil }
         // A round trip must give back the same fields.
@@ -111,5 +130,71 @@ func oneLine(_ error: any Error) -> String {
 }
 
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    FileHandle.standardError.write(Data((Secrets.redact(text) + "\n").utf8))
+}
+
+/// Passwords given in a connection string. libpq quotes parts of a malformed one in its errors
+/// (`invalid percent-encoded token: "…"`, a whole URI with an unmatched `[`); they never reach the output.
+enum Secrets {
+    /// The connection strings this process was given: `--database` (either form) and `DATABASE_URL`.
+    static var connectionStrings: [String] {
+        var found: [String] = []
+        let arguments = CommandLine.arguments
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--database", index + 1 < arguments.count { found.append(arguments[index + 1]) }
+            if argument.hasPrefix("--database=") { found.append(String(argument.dropFirst("--database=".count))) }
+        }
+        if let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty { found.append(url) }
+        return found
+    }
+
+    /// The password in a libpq keyword string (`password=…`, quoted or not) or URL (`user:password@`, `?password=`),
+    /// raw and percent-decoded.
+    static func passwords(in conninfo: String) -> [String] {
+        var found: [String] = []
+        if conninfo.hasPrefix("postgres://") || conninfo.hasPrefix("postgresql://") {
+            // user:password@ ends at the last '@' (a password may hold an unencoded '/' or '?').
+            let rest = conninfo.drop { $0 != "/" }.dropFirst(2)
+            if let at = rest.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
+                found.append(String(rest[rest.index(after: colon)..<at]))
+                // libpq ends the authority at the first '/' or '?' and then reads the password's start as a port.
+                let authority = rest.prefix { $0 != "/" && $0 != "?" }
+                if !authority.contains("@"), let misread = authority.firstIndex(of: ":") {
+                    found.append(String(authority[authority.index(after: misread)...]))
+                }
+            }
+            if let query = conninfo.firstIndex(of: "?") {
+                for pair in conninfo[conninfo.index(after: query)...].split(separator: "&") where pair.hasPrefix("password=") {
+                    found.append(String(pair.dropFirst("password=".count)))
+                }
+            }
+        } else {
+            var rest = Substring(conninfo)
+            while let range = rest.range(of: "password") {
+                var value = rest[range.upperBound...].drop { $0 == " " }
+                rest = rest[range.upperBound...]
+                guard value.first == "=" else { continue }
+                value = value.dropFirst().drop { $0 == " " }
+                if value.first == "'" {
+                    found.append(String(value.dropFirst().prefix { $0 != "'" }))
+                } else {
+                    found.append(String(value.prefix { $0 != " " }))
+                }
+            }
+        }
+        return found.flatMap { [$0, $0.removingPercentEncoding ?? $0] }.filter { !$0.isEmpty }
+    }
+
+    /// `text` with every connection string that holds a password, and every such password, replaced by `***`.
+    static func redact(_ text: String) -> String {
+        var out = text
+        var secrets = connectionStrings.filter { !passwords(in: $0).isEmpty }
+        secrets += connectionStrings.flatMap(passwords(in:))
+        if let password = ProcessInfo.processInfo.environment["PGPASSWORD"], !password.isEmpty { secrets.append(password) }
+        // Longest first, so a password inside a whole connection string goes with it.
+        for secret in Set(secrets).sorted(by: { $0.count > $1.count }) where out.contains(secret) {
+            out = out.replacingOccurrences(of: secret, with: "***")
+        }
+        return out
+    }
 }
