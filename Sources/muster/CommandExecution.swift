@@ -26,13 +26,26 @@ enum CommandExecution {
     }
 
     static func apply(_ command: PlanningCommand, metadata: MetadataOptions, session: Session) throws -> PlanningService.Outcome {
+        let commandContext = Self.context(metadata)
         let outcome: PlanningService.Outcome
         do {
-            outcome = try PlanningService(session.store).handle(command, context: context(metadata))
+            outcome = try PlanningService(session.store).handle(command, context: commandContext)
         } catch {
-            throw Failure(error.description)
+            guard Session.isUnavailable(error, session.db) else { throw Failure(error.description) }
+            // The append may have committed before the connection dropped: only a retry with the same id is safe.
+            let id = commandContext.commandID.uuidString.lowercased()
+            let message = error.description.hasPrefix("database unavailable") ? error.description : "database unavailable: \(error.description)"
+            throw Failure("\(message) (command \(command.name) may or may not have been applied: retry with --command-id \(id) to apply it exactly once)")
         }
-        try ProjectionUpdates.catchUp(session)
+        if outcome.attempts > 1 {
+            printError("note: decided \(outcome.attempts) times: other planners changed the same records meanwhile (concurrency conflicts retried: \(outcome.attempts - 1))")
+        }
+        do {
+            try ProjectionUpdates.catchUp(session)
+        } catch where Session.isUnavailable(error, session.db) {
+            // The command is in the log; the read models catch up with the next command or worker.
+            printError("note: the read models were not updated (database unavailable: \(oneLine(error))); the next command or 'muster projections run' brings them up to date")
+        }
         return outcome
     }
 

@@ -42,7 +42,11 @@ extension Muster.Projections {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Catch up, then keep the read models live (LISTEN/NOTIFY wakes it; polling keeps it correct).",
-            discussion: "Example: muster projections run --for 3600")
+            discussion: """
+                When the database goes away (restarted, stopped, connection dropped), the worker logs it, reconnects
+                with backoff (0.25 s doubling to 5 s) and resumes from each projection's checkpoint.
+                Example: muster projections run --for 3600
+                """)
         @Option(name: .customLong("for"), help: "Stop after this many seconds (default: run until interrupted).") var seconds: Double?
         @Option(help: "Seconds between polls when no notification arrives.") var poll: Double = 1
         @OptionGroup var connection: ConnectionOptions
@@ -54,15 +58,71 @@ extension Muster.Projections {
 
         func run() throws {
             try guarded {
-                let session = try Session.open(connection)
-                let runner = ProjectionUpdates.runner(session)
-                runner.log = { print($0) }
                 signal(SIGINT) { _ in Stop.requested = true }
                 signal(SIGTERM) { _ in Stop.requested = true }
+                // A supervisor may start us with these blocked (the mask is inherited): then SIGTERM
+                // would stay pending for ever and the worker could only be killed, not stopped.
+                var stopSignals = sigset_t()
+                sigemptyset(&stopSignals)
+                sigaddset(&stopSignals, SIGINT)
+                sigaddset(&stopSignals, SIGTERM)
+                pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+                let deadline = seconds.map { Date().addingTimeInterval($0) }
+                func finished() -> Bool { Stop.requested || deadline.map { Date() >= $0 } == true }
+                var session = try Session.open(connection)
                 print("projection worker started (pid \(session.db.backendPID)); Ctrl-C stops it")
-                try runner.run(pollInterval: poll, maxDuration: seconds) { Stop.requested }
+                // The first start refuses to run beside another worker; after a reconnect, the old
+                // session may not have been reaped yet, so wait for its locks instead.
+                var whenBusy = WorkerLockPolicy.fail
+                while !finished() {
+                    let runner = ProjectionUpdates.runner(session, whenBusy: whenBusy)
+                    runner.log = { print($0) }
+                    do {
+                        try runner.run(pollInterval: poll, maxDuration: deadline.map { max(0.001, $0.timeIntervalSinceNow) }) { Stop.requested }
+                        break
+                    } catch where Session.isUnavailable(error, session.db) {
+                        print("database unavailable: \(oneLine(error))")
+                    }
+                    session.db.close()
+                    guard let next = try Reconnection.reconnect(connection, until: finished) else { break }
+                    session = next
+                    whenBusy = .wait
+                }
                 print("projection worker stopped")
             }
+        }
+    }
+
+    /// Reconnects a long-lived worker with exponential backoff.
+    enum Reconnection {
+        /// Delays between attempts: from 0.25 s, doubling, at most 5 s.
+        static func delays() -> some Sequence<Double> {
+            sequence(first: 0.25) { min($0 * 2, 5) }
+        }
+
+        /// Tries to connect until it succeeds or `stop` says stop, logging a line per attempt that
+        /// changes the delay and one when it is back.
+        ///
+        /// - Returns: the new session, or nil when stopped first.
+        static func reconnect(_ connection: ConnectionOptions, until stop: () -> Bool) throws -> Session? {
+            let started = Date()
+            var attempts = 0
+            for delay in delays() {
+                if stop() { return nil }
+                attempts += 1
+                do {
+                    let session = try Session.reopen(connection)
+                    print("reconnected after \(attempts) attempt(s) in \(String(format: "%.1f", -started.timeIntervalSinceNow)) s (backend pid \(session.db.backendPID)); resuming from each projection's checkpoint")
+                    return session
+                } catch where Session.isUnavailable(error, nil) {
+                    if delay < 5 || attempts % 12 == 0 {
+                        print("reconnecting: attempt \(attempts) failed (\(oneLine(error))); next in \(String(format: "%.2f", delay)) s")
+                    }
+                }
+                let until = Date().addingTimeInterval(delay)
+                while Date() < until, !stop() { Thread.sleep(forTimeInterval: min(0.05, max(0, until.timeIntervalSinceNow))) }
+            }
+            return nil
         }
     }
 

@@ -28,7 +28,50 @@ struct Session {
 
     /// Connects; starts and migrates the embedded cluster when it is the target.
     /// An external database must be migrated explicitly (`muster db migrate`).
+    ///
+    /// - Throws: `Failure` starting with "database unavailable:" when the server cannot be reached
+    ///   or drops the connection while the session is being set up.
     static func open(_ options: ConnectionOptions, requireMigrated: Bool = true) throws -> Session {
+        do {
+            return try openUnclassified(options, requireMigrated: requireMigrated)
+        } catch let error as Failure {
+            throw error
+        } catch where isUnavailable(error, nil) {
+            throw Failure("database unavailable: \(oneLine(error))")
+        }
+    }
+
+    /// Connects again after the database went away, for long-lived workers: like `open`, but never
+    /// starts the embedded cluster's server (whoever stopped it meant it) and applies no migrations.
+    static func reopen(_ options: ConnectionOptions) throws -> Session {
+        if case .embedded(let cluster) = target(options) {
+            guard case .running = cluster.state() else {
+                throw Failure("database unavailable: the embedded cluster in \(cluster.directory.path) is stopped")
+            }
+            return try connect(cluster.conninfo, cluster: cluster)
+        }
+        return try open(options)
+    }
+
+    /// True when `error` means the database could not be reached or the connection dropped (the
+    /// server stopped, restarted or terminated the session), as opposed to a rejected request.
+    ///
+    /// - Parameter db: the connection the error came from, if any: a closed connection settles it
+    ///   whatever wrapped the error on its way up.
+    static func isUnavailable(_ error: any Error, _ db: PostgresConnection?) -> Bool {
+        switch error {
+        case let e as PostgresError where e.isConnectionFailure: return true
+        case let e as EventStoreError where e.isUnavailable: return true
+        case let e as PlanningService.Failure:
+            if case .store(let store) = e, store.isUnavailable { return true }
+        case let e as Failure where e.description.hasPrefix("database unavailable"): return true
+        default: break
+        }
+        if let db, !db.isOpen { return true }
+        return false
+    }
+
+    private static func openUnclassified(_ options: ConnectionOptions, requireMigrated: Bool) throws -> Session {
         let migrator = try Migrator(directory: Migrator.locateSchemaDirectory())
         switch target(options) {
         case .conninfo(let info):
