@@ -23,18 +23,21 @@ enum BatchFunction {
         }
     }
 
-    /// Creates `schema.apply_events(...)` running `cases` over a batch; `{s}` in a case names the schema.
+    /// Creates `schema.apply_events(...)` running `cases` over a batch; `{s}.` in a case marks the projection's tables.
+    ///
+    /// The body names the tables unqualified and `apply` sets the search path to the schema for the call: a
+    /// rebuild renames its schema (`rm_<name>__next` to `rm_<name>`), so a schema name written into the body
+    /// would point at a schema that is gone.
     static func create(in schema: String, cases: [Case], _ db: PostgresConnection) throws {
         let types = cases.flatMap(\.types)
         let arms = cases.map { c in
             "        WHEN \(c.types.map(literal).joined(separator: ", ")) THEN\n"
-                + c.sql.replacingOccurrences(of: "{s}", with: schema)
+                + c.sql.replacingOccurrences(of: "{s}.", with: "")
         }.joined(separator: "\n")
         try db.execute("""
             CREATE FUNCTION \(schema).apply_events(after_tx xid8, after_pos bigint, through_tx xid8, through_pos bigint,
                                                   max_time timestamptz, max_pos bigint) RETURNS bigint
             LANGUAGE plpgsql
-            SET search_path = pg_catalog
             AS $fn$
             DECLARE
                 e record;
@@ -81,9 +84,12 @@ enum BatchFunction {
         case .time(let t): maxTime = "'\(PostgresTimestamp.format(t))'"
         case .position(let p): maxPosition = String(p)
         }
+        // SET LOCAL: only for this transaction; RESET afterwards for the rest of it.
         try db.execute("""
+            SET LOCAL search_path = \(schema), pg_catalog;
             SELECT \(schema).apply_events('\(batch.after.transactionID)', \(batch.after.position), '\(batch.through.transactionID)',
-                                          \(batch.through.position), \(maxTime), \(maxPosition))
+                                          \(batch.through.position), \(maxTime), \(maxPosition));
+            RESET search_path
             """)
     }
 

@@ -46,18 +46,30 @@ extension Muster.Projections {
                 When the database goes away (restarted, stopped, connection dropped), the worker logs it, reconnects
                 with backoff (0.25 s doubling to 5 s) and resumes from each projection's checkpoint.
                 Example: muster projections run --for 3600
+                         muster projections run --once     (catch up on every event so far, then exit)
                 """)
         @Option(name: .customLong("for"), help: "Stop after this many seconds (default: run until interrupted).") var seconds: Double?
+        @Flag(help: "Apply every event visible now, then exit (for scheduled jobs).") var once = false
         @Option(help: "Seconds between polls when no notification arrives.") var poll: Double = 1
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
             if let seconds, !(seconds > 0) { throw ValidationError("--for: must be a positive number of seconds") }
+            if once && seconds != nil { throw ValidationError("--once: give either --once or --for, not both") }
             if !(poll > 0 && poll <= 3600) { throw ValidationError("--poll: must be between 0 and 3600 seconds") }
         }
 
         func run() throws {
             try guarded {
+                if once {
+                    let session = try Session.open(connection)
+                    let runner = ProjectionUpdates.runner(session, whenBusy: .wait)
+                    let started = Date()
+                    let applied = try runner.catchUp()
+                    let total = applied.values.reduce(0, +)
+                    print("caught up: \(applied.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) event(s) applied (\(total) in all) in \(String(format: "%.2f", -started.timeIntervalSinceNow)) s")
+                    return
+                }
                 signal(SIGINT) { _ in Stop.requested = true }
                 signal(SIGTERM) { _ in Stop.requested = true }
                 // A supervisor may start us with these blocked (the mask is inherited): then SIGTERM
