@@ -28,8 +28,24 @@ enum BatchFunction {
     /// The body names the tables unqualified and `apply` sets the search path to the schema for the call: a
     /// rebuild renames its schema (`rm_<name>__next` to `rm_<name>`), so a schema name written into the body
     /// would point at a schema that is gone.
-    static func create(in schema: String, cases: [Case], _ db: PostgresConnection) throws {
+    ///
+    /// - Parameters:
+    ///   - prelude: set-based statements run before the loop, for events whose effect does not depend on
+    ///     their order among the batch's other events; `{batch}` in it is the condition selecting the batch's
+    ///     rows of `event_store.events` aliased `ev`, and `{payload}` the upcast payload of `ev`.
+    ///   - declarations: extra PL/pgSQL variables, set by the prelude.
+    ///   - loopFilter: a condition on `ev` that the loop's events must meet as well (the rest were handled by the prelude).
+    static func create(in schema: String, cases: [Case], prelude: String = "", declarations: String = "",
+                       loopFilter: String = "true", _ db: PostgresConnection) throws {
         let types = cases.flatMap(\.types)
+        let batch = """
+            (ev.transaction_id, ev.position) > (after_tx, after_pos)
+                       AND (ev.transaction_id, ev.position) <= (through_tx, through_pos)
+                       AND (max_time IS NULL OR ev.recorded_at <= max_time)
+                       AND (max_pos IS NULL OR ev.position <= max_pos)
+            """
+        let preludeSQL = prelude.replacingOccurrences(of: "{s}.", with: "").replacingOccurrences(of: "{batch}", with: batch)
+            .replacingOccurrences(of: "{payload}", with: upcastPayload)
         let arms = cases.map { c in
             "        WHEN \(c.types.map(literal).joined(separator: ", ")) THEN\n"
                 + c.sql.replacingOccurrences(of: "{s}.", with: "")
@@ -44,25 +60,18 @@ enum BatchFunction {
                 p jsonb;
                 v_status text;
                 n bigint := 0;
+                \(declarations)
             BEGIN
+                \(preludeSQL)
                 FOR e IN
-                    SELECT ev.position, ev.event_type, ev.schema_version, ev.payload, ev.metadata, ev.recorded_at
+                    SELECT ev.position, ev.event_type, \(upcastPayload) AS payload, ev.metadata, ev.recorded_at
                       FROM event_store.events ev
-                     WHERE (ev.transaction_id, ev.position) > (after_tx, after_pos)
-                       AND (ev.transaction_id, ev.position) <= (through_tx, through_pos)
-                       AND (max_time IS NULL OR ev.recorded_at <= max_time)
-                       AND (max_pos IS NULL OR ev.position <= max_pos)
+                     WHERE \(batch)
                        AND ev.event_type IN (\(types.map(literal).joined(separator: ", ")))
+                       AND (\(loopFilter))
                      ORDER BY ev.transaction_id, ev.position
                 LOOP
                     p := e.payload;
-                    IF e.schema_version = 1 AND e.event_type = 'ReadinessReported' THEN
-                        -- v1: {"unit", "asOf", "level"}: one overall C-level, no area ratings.
-                        p := (p - 'level') || jsonb_build_object('cLevel', p -> 'level');
-                    ELSIF e.schema_version = 1 AND e.event_type = 'ExercisePlanned' THEN
-                        -- v1: {"start", "end", ...} instead of {"window": {"start", "end"}}; no phases or standards.
-                        p := (p - 'start' - 'end') || jsonb_build_object('window', jsonb_build_object('start', p -> 'start', 'end', p -> 'end'));
-                    END IF;
                     CASE e.event_type
             \(arms)
                     END CASE;
@@ -92,6 +101,17 @@ enum BatchFunction {
             RESET search_path
             """)
     }
+
+    /// The payload of `ev` in its current schema version, as `PlanningEvent.upcast` makes it.
+    static let upcastPayload = """
+        CASE WHEN ev.schema_version > 1 THEN ev.payload
+             -- v1: {"unit", "asOf", "level"}: one overall C-level, no area ratings.
+             WHEN ev.event_type = 'ReadinessReported' THEN (ev.payload - 'level') || jsonb_build_object('cLevel', ev.payload -> 'level')
+             -- v1: {"start", "end", ...} instead of {"window": {"start", "end"}}; no phases or standards.
+             WHEN ev.event_type = 'ExercisePlanned'
+                 THEN (ev.payload - 'start' - 'end') || jsonb_build_object('window', jsonb_build_object('start', ev.payload -> 'start', 'end', ev.payload -> 'end'))
+             ELSE ev.payload END
+        """
 
     private static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
 

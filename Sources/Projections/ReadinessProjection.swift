@@ -37,11 +37,45 @@ public struct ReadinessProjection: ReportingProjection {
                 position bigint PRIMARY KEY, alliance text NOT NULL, nation text NOT NULL, role text NOT NULL,
                 joined date NOT NULL, left_on date);
             """)
-        try BatchFunction.create(in: schema, cases: Self.cases, db)
+        try BatchFunction.create(in: schema, cases: Self.cases, prelude: Self.prelude, declarations: "v_keys text[];",
+                                 loopFilter: "ev.event_type <> 'ReadinessReported' OR EXISTS (SELECT FROM unnest(v_keys) k WHERE k = (ev.payload ->> 'unit') || '|' || (ev.payload ->> 'asOf'))",
+                                 db)
     }
 
     public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
         try BatchFunction.apply(batch, in: schema, db)
+    }
+
+    /// Set-based work before the batch's loop (see `BatchFunction`): readiness reports are most of a log.
+    ///
+    /// - History is insert-only, one row per readiness event, whatever the order: one INSERT for the batch.
+    /// - A report's row is replaced whole by each new report of its (unit, as-of), so for the keys that no
+    ///   override or correction in this batch touches, the batch's last report is the row: one upsert.
+    ///   The other keys (`v_keys`) go through the loop, event by event, in order.
+    static var prelude: String {
+        let ratings = "(r.p -> 'ratings' ->> 'personnel')::smallint, (r.p -> 'ratings' ->> 'supplies')::smallint, (r.p -> 'ratings' ->> 'equipment')::smallint, (r.p -> 'ratings' ->> 'training')::smallint"
+        return """
+            INSERT INTO {s}.history
+            SELECT r.position, r.p ->> 'unit', (r.p ->> 'asOf')::date,
+                   CASE r.event_type WHEN 'ReadinessReported' THEN 'reported' WHEN 'ReadinessOverridden' THEN 'overridden' ELSE 'corrected' END,
+                   (r.p ->> 'cLevel')::smallint, \(ratings),
+                   CASE r.event_type WHEN 'ReadinessReported' THEN r.metadata ->> 'reason' WHEN 'ReadinessOverridden' THEN r.p ->> 'remark' ELSE r.p ->> 'reason' END
+              FROM (SELECT ev.position, ev.event_type, ev.metadata, {payload} AS p FROM event_store.events ev
+                     WHERE {batch} AND ev.event_type IN ('ReadinessReported', 'ReadinessOverridden', 'ReadinessCorrected')) r;
+            v_keys := ARRAY(SELECT DISTINCT (ev.payload ->> 'unit') || '|' || (ev.payload ->> 'asOf') FROM event_store.events ev
+                             WHERE {batch} AND ev.event_type IN ('ReadinessOverridden', 'ReadinessCorrected'));
+            INSERT INTO {s}.reports
+            SELECT DISTINCT ON (r.p ->> 'unit', (r.p ->> 'asOf')::date) r.p ->> 'unit', (r.p ->> 'asOf')::date, \(ratings),
+                   (r.p ->> 'cLevel')::smallint, NULL, NULL, NULL, r.position, r.position
+              FROM (SELECT ev.position, ev.transaction_id, {payload} AS p FROM event_store.events ev
+                     WHERE {batch} AND ev.event_type = 'ReadinessReported'
+                       AND NOT EXISTS (SELECT FROM unnest(v_keys) k WHERE k = (ev.payload ->> 'unit') || '|' || (ev.payload ->> 'asOf'))) r
+             ORDER BY r.p ->> 'unit', (r.p ->> 'asOf')::date, r.transaction_id DESC, r.position DESC
+            ON CONFLICT (unit, as_of) DO UPDATE SET personnel = excluded.personnel, supplies = excluded.supplies,
+                equipment = excluded.equipment, training = excluded.training, computed_c_level = excluded.computed_c_level,
+                override_c_level = NULL, override_remark = NULL, correction_reason = NULL,
+                reported_position = excluded.reported_position, updated_position = excluded.updated_position;
+            """
     }
 
     /// One case per event type this read model uses; see `BatchFunction`.
@@ -67,6 +101,8 @@ public struct ReadinessProjection: ReportingProjection {
                     ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, service = excluded.service, echelon = excluded.echelon,
                         name = excluded.name, position = excluded.position;
                 """),
+            // History is written by the prelude; here only the reports of (unit, as-of) keys that an
+            // override or correction in the same batch also touches.
             BatchFunction.Case("ReadinessReported", sql: """
                     INSERT INTO {s}.reports VALUES (p ->> 'unit', (p ->> 'asOf')::date, \(ratings),
                         (p ->> 'cLevel')::smallint, NULL, NULL, NULL, e.position, e.position)
@@ -74,22 +110,16 @@ public struct ReadinessProjection: ReportingProjection {
                         equipment = excluded.equipment, training = excluded.training, computed_c_level = excluded.computed_c_level,
                         override_c_level = NULL, override_remark = NULL, correction_reason = NULL,
                         reported_position = excluded.reported_position, updated_position = excluded.updated_position;
-                    INSERT INTO {s}.history VALUES (e.position, p ->> 'unit', (p ->> 'asOf')::date, 'reported', (p ->> 'cLevel')::smallint,
-                        \(ratings), e.metadata ->> 'reason');
                 """),
             BatchFunction.Case("ReadinessOverridden", sql: """
                     UPDATE {s}.reports SET override_c_level = (p ->> 'cLevel')::smallint, override_remark = p ->> 'remark', updated_position = e.position
                      WHERE unit = p ->> 'unit' AND as_of = (p ->> 'asOf')::date;
-                    INSERT INTO {s}.history VALUES (e.position, p ->> 'unit', (p ->> 'asOf')::date, 'overridden', (p ->> 'cLevel')::smallint,
-                        NULL, NULL, NULL, NULL, p ->> 'remark');
                 """),
             BatchFunction.Case("ReadinessCorrected", sql: """
                     UPDATE {s}.reports SET personnel = (p -> 'ratings' ->> 'personnel')::smallint, supplies = (p -> 'ratings' ->> 'supplies')::smallint,
                            equipment = (p -> 'ratings' ->> 'equipment')::smallint, training = (p -> 'ratings' ->> 'training')::smallint,
                            computed_c_level = (p ->> 'cLevel')::smallint, correction_reason = p ->> 'reason', updated_position = e.position
                      WHERE unit = p ->> 'unit' AND as_of = (p ->> 'asOf')::date;
-                    INSERT INTO {s}.history VALUES (e.position, p ->> 'unit', (p ->> 'asOf')::date, 'corrected', (p ->> 'cLevel')::smallint,
-                        \(ratings), p ->> 'reason');
                 """),
             BatchFunction.Case("ExercisePlanned", sql: """
                     INSERT INTO {s}.exercises VALUES (p ->> 'exercise', p ->> 'name', (p -> 'window' ->> 'start')::date,
