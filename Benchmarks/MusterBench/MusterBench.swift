@@ -8,5 +8,5 @@ struct MusterBench: ParsableCommand {
         commandName: "muster-bench",
         abstract: "Muster's benchmarks, each side by side with a PostgreSQL baseline measured in the same run.",
         discussion: "Connects with libpq's PG* variables (tools/bench sets them). Each measure uses fresh databases it drops afterwards.",
-        subcommands: [Latency.self, BulkAppend.self, Concurrent.self, Rebuild.self, AsOfReplay.self, Scaling.self])
+        subcommands: [Latency.self, BulkAppend.self, Concurrent.self, Rebuild.self])
 }

@@ -89,3 +89,40 @@ final class BenchDatabase {
         }
     }
 }
+
+/// Runs a program to completion; returns its exit status, wall seconds and peak RSS in MiB (from wait4).
+/// Standard output and error go to `log` (a file path), or are inherited when nil.
+func spawnMeasured(_ path: String, _ arguments: [String], log: String? = nil) throws -> (status: Int32, seconds: Double, peakRSSMiB: Double) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    if let log {
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid = pid_t()
+    let start = now()
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    guard rc == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let seconds = now() - start
+    let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exit, seconds, Double(usage.ru_maxrss) / 1024)
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The release `muster` binary tools/bench built.
+func musterBinary() throws -> String {
+    guard let path = ProcessInfo.processInfo.environment["MUSTER_BIN"], FileManager.default.isExecutableFile(atPath: path) else {
+        throw BenchError("set MUSTER_BIN to the muster binary (tools/bench does)")
+    }
+    return path
+}
