@@ -82,32 +82,7 @@ public final class EventStore {
     @discardableResult
     public func append(_ appends: [StreamAppend], commandID: UUID? = nil, command: Data? = nil) throws(EventStoreError) -> AppendResult {
         guard !appends.isEmpty else { throw EventStoreError(invalid: "nothing to append") }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var request = "{\"streams\":["
-        for (i, a) in appends.enumerated() {
-            if i > 0 { request += "," }
-            request += "{\"stream\":\(JSONText.quote(a.stream)),"
-            switch a.expected {
-            case .exact(let n): request += "\"expected\":\"exact\",\"expected_version\":\(n),"
-            case .noStream: request += "\"expected\":\"no_stream\","
-            case .streamExists: request += "\"expected\":\"stream_exists\","
-            case .any: request += "\"expected\":\"any\","
-            }
-            request += "\"events\":["
-            for (j, e) in a.events.enumerated() {
-                if j > 0 { request += "," }
-                guard let metadata = try? encoder.encode(e.metadata) else {
-                    throw EventStoreError(invalid: "event \(e.type) has metadata that cannot be encoded")
-                }
-                request += "{\"event_id\":\"\(e.eventID.uuidString.lowercased())\",\"type\":\(JSONText.quote(e.type)),"
-                request += "\"schema_version\":\(e.schemaVersion),\"payload\":"
-                request += String(decoding: e.payload, as: UTF8.self)
-                request += ",\"metadata\":" + String(decoding: metadata, as: UTF8.self) + "}"
-            }
-            request += "]}"
-        }
-        request += "]}"
+        let request = Self.request(appends)
         let commandText = command.map { String(decoding: $0, as: UTF8.self) }
         do {
             let rows = try db.query("SELECT event_store.append(\(commandID), \(commandText)::jsonb, \(request)::jsonb) AS result")
@@ -118,6 +93,54 @@ public final class EventStore {
         } catch {
             throw EventStoreError(invalid: "the store returned an unreadable append result: \(error)")
         }
+    }
+
+    /// The JSON request `event_store.append` reads, written directly: payloads are spliced in as they
+    /// are (they are JSON objects already), and each distinct metadata value is encoded once.
+    static func request(_ appends: [StreamAppend]) -> String {
+        var capacity = 32
+        for a in appends {
+            capacity += a.stream.utf8.count + 80
+            for e in a.events { capacity += e.payload.count + e.type.utf8.count + 400 }
+        }
+        var request = ""
+        request.reserveCapacity(capacity)
+        request += "{\"streams\":["
+        var lastMetadata: EventMetadata?
+        var lastMetadataJSON = ""
+        for (i, a) in appends.enumerated() {
+            if i > 0 { request += "," }
+            request += "{\"stream\":"
+            AppendJSON.append(quoted: a.stream, to: &request)
+            switch a.expected {
+            case .exact(let n): request += ",\"expected\":\"exact\",\"expected_version\":\(n),"
+            case .noStream: request += ",\"expected\":\"no_stream\","
+            case .streamExists: request += ",\"expected\":\"stream_exists\","
+            case .any: request += ",\"expected\":\"any\","
+            }
+            request += "\"events\":["
+            for (j, e) in a.events.enumerated() {
+                if j > 0 { request += "," }
+                if lastMetadata != e.metadata {
+                    lastMetadataJSON = AppendJSON.encode(e.metadata)
+                    lastMetadata = e.metadata
+                }
+                request += "{\"event_id\":\""
+                AppendJSON.append(lowercased: e.eventID, to: &request)
+                request += "\",\"type\":"
+                AppendJSON.append(quoted: e.type, to: &request)
+                request += ",\"schema_version\":"
+                request += String(e.schemaVersion)
+                request += ",\"payload\":"
+                request += String(decoding: e.payload, as: UTF8.self)
+                request += ",\"metadata\":"
+                request += lastMetadataJSON
+                request += "}"
+            }
+            request += "]}"
+        }
+        request += "]}"
+        return request
     }
 
     /// The recorded result when `commandID` was already applied to this same `command`.
@@ -252,5 +275,84 @@ public final class EventStore {
         } catch {
             throw EventStoreError(error)
         }
+    }
+}
+
+/// JSON text for append requests, written without an encoder (the request is built once per append and
+/// holds every event; JSONEncoder per event dominated the client's cost of a bulk append).
+enum AppendJSON {
+    /// Appends `s` as a JSON string literal.
+    static func append(quoted s: String, to out: inout String) {
+        out += "\""
+        var plain = true
+        for b in s.utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+            plain = false
+            break
+        }
+        if plain {
+            out += s
+        } else {
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default:
+                    if scalar.value < 0x20 {
+                        let hex = String(scalar.value, radix: 16)
+                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    } else {
+                        out.unicodeScalars.append(scalar)
+                    }
+                }
+            }
+        }
+        out += "\""
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Appends a UUID in lowercase 8-4-4-4-12 form (no quotes).
+    static func append(lowercased id: UUID, to out: inout String) {
+        let u = id.uuid
+        let bytes = [u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7, u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15]
+        var text = [UInt8]()
+        text.reserveCapacity(36)
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(hexDigits[Int(b >> 4)])
+            text.append(hexDigits[Int(b & 0x0F)])
+        }
+        out += String(decoding: text, as: UTF8.self)
+    }
+
+    /// The metadata object with the keys and values `JSONEncoder` writes for `EventMetadata`
+    /// (absent optionals omitted, UUIDs as `uuidString`), keys sorted.
+    static func encode(_ m: EventMetadata) -> String {
+        var out = "{\"actor\":"
+        append(quoted: m.actor, to: &out)
+        func field(_ key: String, _ value: String?) {
+            guard let value else { return }
+            out += ",\"" + key + "\":"
+            append(quoted: value, to: &out)
+        }
+        field("causation_id", m.causationID?.uuidString)
+        field("classification", m.classification)
+        field("command", m.command)
+        field("command_id", m.commandID?.uuidString)
+        field("correlation_id", m.correlationID?.uuidString)
+        field("reason", m.reason)
+        if let list = m.releasableTo {
+            out += ",\"releasable_to\":["
+            for (i, item) in list.enumerated() {
+                if i > 0 { out += "," }
+                append(quoted: item, to: &out)
+            }
+            out += "]"
+        }
+        out += "}"
+        return out
     }
 }

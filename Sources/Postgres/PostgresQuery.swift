@@ -16,14 +16,24 @@ extension Bool: PostgresEncodable { public var postgresText: String? { self ? "t
 extension UUID: PostgresEncodable { public var postgresText: String? { uuidString.lowercased() } }
 extension Data: PostgresEncodable {
     /// Bytes are sent in bytea hex form; a JSON document is sent as its UTF-8 text when bound to `jsonb`.
-    public var postgresText: String? { "\\x" + map { hexDigits[Int($0)] }.joined() }
+    public var postgresText: String? {
+        var text = [UInt8]()
+        text.reserveCapacity(2 + count * 2)
+        text.append(UInt8(ascii: "\\"))
+        text.append(UInt8(ascii: "x"))
+        for byte in self {
+            text.append(hexASCII[Int(byte >> 4)])
+            text.append(hexASCII[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 }
 extension Date: PostgresEncodable {
     /// An ISO 8601 timestamp with microseconds in UTC, as `timestamptz` accepts it.
     public var postgresText: String? { PostgresTimestamp.format(self) }
 }
 
-private let hexDigits: [String] = (0..<256).map { String(format: "%02x", $0) }
+private let hexASCII: [UInt8] = Array("0123456789abcdef".utf8)
 
 /// A JSON document bound as text (cast it in SQL: `$1::jsonb`).
 public struct JSONText: PostgresEncodable, Sendable {

@@ -88,23 +88,34 @@ extension Date: PostgresDecodable {
 extension Data: PostgresDecodable {
     /// Decodes bytea in hex form (`\x0a1b…`).
     public init?(postgresText: String) {
-        let bytes = Array(postgresText.utf8)
-        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x"), bytes.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: return c - 48
-            case 97...102: return c - 87
-            case 65...70: return c - 55
-            default: return nil
+        var text = postgresText
+        // Into a byte array first: appending to Data one byte at a time cost ~700 instructions a byte.
+        let bytes: [UInt8]? = text.withUTF8 { utf8 -> [UInt8]? in
+            guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"), utf8.count % 2 == 0 else { return nil }
+            var out = [UInt8](repeating: 0, count: (utf8.count - 2) / 2)
+            var i = 2
+            var j = 0
+            while i < utf8.count {
+                let hi = hexNibble(utf8[i]), lo = hexNibble(utf8[i + 1])
+                guard hi < 16, lo < 16 else { return nil }
+                out[j] = hi << 4 | lo
+                i += 2
+                j += 1
             }
+            return out
         }
-        var out = Data(capacity: (bytes.count - 2) / 2)
-        var i = 2
-        while i < bytes.count {
-            guard let hi = nibble(bytes[i]), let lo = nibble(bytes[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        self = out
+        guard let bytes else { return nil }
+        self = Data(bytes)
+    }
+}
+
+/// The value of a hex digit, or 255 for any other byte.
+@inline(__always)
+private func hexNibble(_ c: UInt8) -> UInt8 {
+    switch c {
+    case 48...57: return c - 48
+    case 97...102: return c - 87
+    case 65...70: return c - 55
+    default: return 255
     }
 }
