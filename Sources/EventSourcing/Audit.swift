@@ -57,6 +57,7 @@ public struct ChainVerifier {
         var currentStream: String?
         var expectedVersion: Int64 = 0
         var previous = Self.zeroHash
+        var previousPosition: Int64 = 0
         func closeStream() {
             guard let s = currentStream else { return }
             if let head = heads[s] {
@@ -73,7 +74,7 @@ public struct ChainVerifier {
         }
         while true {
             let rows = try db.query("""
-                SELECT stream_name, stream_version, event_id::text AS event_id, event_type, schema_version,
+                SELECT stream_name, stream_version, position, category, event_id::text AS event_id, event_type, schema_version,
                        payload::text AS payload, metadata::text AS metadata,
                        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at,
                        previous_hash, hash
@@ -90,8 +91,22 @@ public struct ChainVerifier {
                     currentStream = stream
                     expectedVersion = 0
                     previous = Self.zeroHash
+                    previousPosition = 0
                 }
                 report.events += 1
+                // Not hashed, but fixed by the stream: the category is the name's prefix, and a stream's
+                // events are appended in version order, so their positions rise with the version.
+                let category: String = try row.decode("category")
+                if category != stream.prefix(while: { $0 != "-" }) {
+                    report.findings.append(AuditFinding(stream: stream, version: version,
+                        problem: "the event's category '\(category)' does not match its stream (changed behind the store's back)"))
+                }
+                let position: Int64 = try row.decode("position")
+                if position <= previousPosition {
+                    report.findings.append(AuditFinding(stream: stream, version: version,
+                        problem: "position \(position) is not after the position \(previousPosition) of the version before it (events reordered)"))
+                }
+                previousPosition = position
                 if version != expectedVersion + 1 {
                     report.findings.append(AuditFinding(stream: stream, version: expectedVersion + 1,
                         problem: "version \(expectedVersion + 1) is missing (next stored version is \(version))"))
@@ -117,7 +132,9 @@ public struct ChainVerifier {
             if rows.count < batchSize { break }
         }
         closeStream()
-        for (s, head) in heads.sorted(by: { $0.key < $1.key }) where head.version > 0 {
+        // append() creates a head and its first events in one transaction: a head without events (even at
+        // version 0) means its events were removed behind the store's back.
+        for (s, head) in heads.sorted(by: { $0.key < $1.key }) {
             report.findings.append(AuditFinding(stream: s, version: head.version, problem: "the stream head says version \(head.version) but the stream has no events"))
         }
         report.findings += try immutabilityFindings()
