@@ -6,6 +6,7 @@ import Postgres
 extension Muster {
     struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "audit",
             abstract: "For auditors: the log, tamper evidence, and the views as they were at any moment.",
             subcommands: [Log.self, Verify.self, Head.self, Replay.self])
     }
@@ -14,6 +15,7 @@ extension Muster {
 extension Muster.Audit {
     struct Log: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "log",
             abstract: "List events in global order with who, what, why and when.",
             discussion: """
                 Example:
@@ -66,6 +68,7 @@ extension Muster.Audit {
 
     struct Head: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "head",
             abstract: "Print a digest of every stream head for an auditor to keep; `audit verify --against` checks it later.",
             discussion: "Example: muster audit head > ts25-head.txt")
         @OptionGroup var connection: ConnectionOptions
@@ -82,6 +85,7 @@ extension Muster.Audit {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check hash chains, immutability triggers, and that every projection equals a fresh rebuild.",
             discussion: """
                 Exits 1 on any finding, naming the exact stream and version.

@@ -70,6 +70,7 @@ enum CommandExecution {
 extension Muster {
     struct Submit: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "submit",
             abstract: "Apply one planner command given in its JSON form (the same form `muster import` reads).",
             discussion: """
                 Every planner command has a JSON form: {"command": NAME, ...fields}. Command names:

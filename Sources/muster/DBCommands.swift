@@ -15,6 +15,7 @@ extension Muster {
 extension Muster.DB {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Show which database muster uses, whether it is up, and pending migrations.",
             discussion: "Example: muster db status")
         @OptionGroup var connection: ConnectionOptions
@@ -45,6 +46,7 @@ extension Muster.DB {
 
     struct Start: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "start",
             abstract: "Initialise (once) and start the embedded PostgreSQL cluster, and migrate it.",
             discussion: "Example: muster db start")
         @OptionGroup var connection: ConnectionOptions
@@ -62,6 +64,7 @@ extension Muster.DB {
 
     struct Stop: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "stop",
             abstract: "Stop the embedded PostgreSQL cluster's server.",
             discussion: "Example: muster db stop")
         @OptionGroup var connection: ConnectionOptions
@@ -79,6 +82,7 @@ extension Muster.DB {
 
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "migrate",
             abstract: "Apply the numbered SQL files in schema/ that are not yet applied (re-running is a no-op).",
             discussion: "Example: muster db migrate --database postgresql://planner@db.example/muster")
         @OptionGroup var connection: ConnectionOptions

@@ -7,6 +7,7 @@ import Projections
 extension Muster {
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "demo",
             abstract: "Load a realistic public scenario and print its readiness, interoperability and conflicts.",
             discussion: """
                 The scenario uses published exercise names, dates and nations (Malabar 23, Pitch Black 24,

@@ -7,6 +7,7 @@ import Projections
 extension Muster {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "import",
             abstract: "Load a programme: a JSON Lines file of planner commands, one per line.",
             discussion: """
                 Each line is a command's JSON form, optionally with "meta": {"commandId", "actor", "reason", "at"}.

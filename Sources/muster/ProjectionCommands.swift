@@ -7,6 +7,7 @@ import Projections
 extension Muster {
     struct Projections: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "projections",
             abstract: "The read models behind the reports: status, a long-lived worker, rebuilds.",
             subcommands: [Status.self, Run.self, Rebuild.self])
     }
@@ -15,6 +16,7 @@ extension Muster {
 extension Muster.Projections {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Each projection's checkpoint and lag, and which transaction holds the log back, if any.",
             discussion: "Example: muster projections status --format json")
         @Option(help: "table, json, csv or html.") var format: OutputFormat = .table
@@ -41,6 +43,7 @@ extension Muster.Projections {
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Catch up, then keep the read models live (LISTEN/NOTIFY wakes it; polling keeps it correct).",
             discussion: """
                 When the database goes away (restarted, stopped, connection dropped), the worker logs it, reconnects
@@ -140,6 +143,7 @@ extension Muster.Projections {
 
     struct Rebuild: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rebuild",
             abstract: "Rebuild read models from the whole log into fresh tables, then swap them in (readers never see a half-built view).",
             discussion: "Example: muster projections rebuild readiness")
         @Argument(help: "One projection (readiness, interoperability, schedule, audit_trail); all when omitted.") var name: String?

@@ -7,6 +7,7 @@ import Projections
 extension Muster.Audit {
     struct Replay: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "replay",
             abstract: "Show a report as it was at a past moment, rebuilt from the log (live views are not touched).",
             discussion: """
                 Example:

@@ -107,6 +107,7 @@ struct ReportQueries {
 extension Muster {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "report",
             abstract: "Readiness, interoperability, schedule and conflicts, from the read models.",
             discussion: """
                 Reporting jobs can read the same data with plain SQL from the reporting schema (docs/reporting.md).
