@@ -46,6 +46,14 @@ public struct ReadinessProjection: ReportingProjection {
         try BatchFunction.apply(batch, in: schema, db)
     }
 
+    /// A new report of a (unit, as-of) replaces its row whole, dropping any override and correction.
+    static let reportReplaces = """
+        ON CONFLICT (unit, as_of) DO UPDATE SET personnel = excluded.personnel, supplies = excluded.supplies,
+            equipment = excluded.equipment, training = excluded.training, computed_c_level = excluded.computed_c_level,
+            override_c_level = NULL, override_remark = NULL, correction_reason = NULL,
+            reported_position = excluded.reported_position, updated_position = excluded.updated_position;
+        """
+
     /// Set-based work before the batch's loop (see `BatchFunction`): readiness reports are most of a log.
     ///
     /// - History is insert-only, one row per readiness event, whatever the order: one INSERT for the batch.
@@ -71,10 +79,7 @@ public struct ReadinessProjection: ReportingProjection {
                      WHERE {batch} AND ev.event_type = 'ReadinessReported'
                        AND NOT EXISTS (SELECT FROM unnest(v_keys) k WHERE k = (ev.payload ->> 'unit') || '|' || (ev.payload ->> 'asOf'))) r
              ORDER BY r.p ->> 'unit', (r.p ->> 'asOf')::date, r.transaction_id DESC, r.position DESC
-            ON CONFLICT (unit, as_of) DO UPDATE SET personnel = excluded.personnel, supplies = excluded.supplies,
-                equipment = excluded.equipment, training = excluded.training, computed_c_level = excluded.computed_c_level,
-                override_c_level = NULL, override_remark = NULL, correction_reason = NULL,
-                reported_position = excluded.reported_position, updated_position = excluded.updated_position;
+            \(Self.reportReplaces)
             """
     }
 
@@ -106,10 +111,7 @@ public struct ReadinessProjection: ReportingProjection {
             BatchFunction.Case("ReadinessReported", sql: """
                     INSERT INTO {s}.reports VALUES (p ->> 'unit', (p ->> 'asOf')::date, \(ratings),
                         (p ->> 'cLevel')::smallint, NULL, NULL, NULL, e.position, e.position)
-                    ON CONFLICT (unit, as_of) DO UPDATE SET personnel = excluded.personnel, supplies = excluded.supplies,
-                        equipment = excluded.equipment, training = excluded.training, computed_c_level = excluded.computed_c_level,
-                        override_c_level = NULL, override_remark = NULL, correction_reason = NULL,
-                        reported_position = excluded.reported_position, updated_position = excluded.updated_position;
+                    \(Self.reportReplaces)
                 """),
             BatchFunction.Case("ReadinessOverridden", sql: """
                     UPDATE {s}.reports SET override_c_level = (p ->> 'cLevel')::smallint, override_remark = p ->> 'remark', updated_position = e.position
