@@ -155,27 +155,3 @@ public struct RecordedEvent: Sendable, Equatable {
         (try? JSONDecoder().decode(EventMetadata.self, from: metadataJSON)) ?? EventMetadata(actor: "unknown")
     }
 }
-
-/// JSON text helpers for building requests without re-encoding payloads.
-enum JSONText {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-}
