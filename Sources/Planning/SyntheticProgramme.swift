@@ -346,11 +346,12 @@ public enum SyntheticProgramme {
     }
 }
 
-/// A small, fast, deterministic pseudo-random generator (SplitMix64).
-struct SplitMix64 {
+/// A small, fast, deterministic pseudo-random generator (SplitMix64): the synthetic programme and the
+/// property tests use it, so that a run reproduces from its seed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

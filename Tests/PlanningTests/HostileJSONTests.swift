@@ -5,18 +5,6 @@ import Testing
 /// Hostile JSON straight into `PlanningCommand.parse`: mutated commands never trap, every refusal
 /// is a sentence naming its field (or the whole input), and whatever is accepted round-trips.
 @Suite struct HostileJSONTests {
-    /// SplitMix64: deterministic, so a failure reproduces.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let fragments: [[UInt8]] = [
         [0x00], [0xFF], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0x01], [0x7F], Array("\"".utf8), Array("\\".utf8), Array("{".utf8),
         Array("}".utf8), Array("[".utf8), Array("]".utf8), Array(",".utf8), Array(":".utf8), Array("null".utf8), Array("1e999".utf8),
@@ -25,7 +13,7 @@ import Testing
     ]
 
     @Test func mutatedCommandsNeverTrapAndRefusalsNameTheirField() throws {
-        var generator = Generator(state: 20_250_713)
+        var generator = SplitMix64(seed: 20_250_713)  // deterministic, so a failure reproduces
         let seeds = Fixture.world + Fixture.toFPC + [Fixture.commit("aus-3rar"), Fixture.inject(7)]
         var refused = 0, accepted = 0
         for round in 0..<4000 {
