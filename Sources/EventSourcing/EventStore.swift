@@ -95,6 +95,25 @@ public final class EventStore {
         }
     }
 
+    /// Wakes projection workers listening on `ProjectionRunner.channel`: call it after the append committed.
+    ///
+    /// `event_store.append` does not notify: a NOTIFY inside the appending transaction holds a global lock
+    /// from its commit until the flush, so concurrent appends would commit one at a time. Sent after the
+    /// commit, a notification costs a round trip and no flush. It is only a wake-up; workers also poll.
+    /// - Parameter streams: the streams appended to; the payload lists their categories.
+    public func notifyAppended(streams: [String]) throws(EventStoreError) {
+        var categories: [String] = []
+        for stream in streams {
+            let category = String(stream.prefix { $0 != "-" })
+            if !categories.contains(category) { categories.append(category) }
+        }
+        do {
+            try db.notify(ProjectionRunner.channel, payload: categories.joined(separator: ","))
+        } catch {
+            throw EventStoreError(error)
+        }
+    }
+
     /// The JSON request `event_store.append` reads, written directly: payloads are spliced in as they
     /// are (they are JSON objects already), and each distinct metadata value is encoded once.
     static func request(_ appends: [StreamAppend]) -> String {

@@ -15,6 +15,10 @@ public protocol Projection {
     /// A lowercase name of letters, digits and single underscores, at most 40 characters, e.g. `readiness`.
     var name: String { get }
 
+    /// The version of the projection's tables and of what it writes into them. Raise it whenever either
+    /// changes: a runner that finds a live schema of another version builds it again from the log.
+    var version: Int { get }
+
     /// Creates this projection's tables (and any functions it applies batches with) inside `schema`,
     /// a fresh and empty schema.
     ///
@@ -36,6 +40,9 @@ public protocol Projection {
 }
 
 extension Projection {
+    /// Version 1 unless a projection says otherwise.
+    public var version: Int { 1 }
+
     /// No views by default.
     public func createViews(liveSchema: String, _ db: PostgresConnection) throws {}
 }

@@ -25,7 +25,7 @@ public final class ProjectionRunner {
     static let workerLockSpace: Int32 = 0x6D75_0001
     static let swapLockSpace: Int32 = 0x6D75_0002
     static let rebuildLockSpace: Int32 = 0x6D75_0003
-    /// The channel `event_store.append()` notifies with the appended categories.
+    /// The channel `EventStore.notifyAppended` notifies with the appended categories, after a commit.
     public static let channel = "muster_events"
 
     /// - Parameters:
@@ -57,18 +57,58 @@ public final class ProjectionRunner {
     public func catchUp() throws -> [String: Int] {
         try validate()
         var applied: [String: Int] = [:]
+        let ready = try upToDate()
         for p in projections {
+            // Nothing to apply and the live schema is current: no lock, no transaction.
+            if ready.contains(p.name) {
+                applied[p.name] = 0
+                continue
+            }
             guard try acquireWorkerLock(p.name, until: { false }) else { continue }
             defer { releaseWorkerLock(p.name) }
-            try ensureLive(p)
-            applied[p.name] = try drain(p)
+            let built = try ensureLive(p)
+            applied[p.name] = built + (try drain(p))
         }
         return applied
     }
 
+    /// The projections whose live schema exists at their version and which have no visible event after
+    /// their checkpoint: one query for all of them.
+    private func upToDate() throws -> Set<String> {
+        var q: PostgresQuery = """
+            SELECT n.name FROM (VALUES
+            """
+        for (i, p) in projections.enumerated() {
+            q.append(i == 0 ? "(" : ", (")
+            q.append("\(p.name)::text, \(Self.liveSchema(p.name))::text, \(Self.schemaComment(p))::text)")
+        }
+        q.append("""
+            ) AS n(name, schema, comment)
+              JOIN projection_meta.checkpoints c ON c.name = n.name
+              JOIN pg_namespace s ON s.nspname = n.schema AND obj_description(s.oid, 'pg_namespace') = n.comment
+             WHERE NOT EXISTS (SELECT FROM event_store.events e
+                                WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
+                                  AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
+            """)
+        return Set(try db.query(q).map { try $0.decode("name", as: String.self) })
+    }
+
+    /// What a projection's schema is marked with: its name and version. A live schema marked otherwise
+    /// (or not at all: made before versions were recorded) is built again.
+    static func schemaComment(_ p: any Projection) -> String {
+        "muster projection \(p.name) version \(p.version)"
+    }
+
+    /// Creates `schema` with the projection's tables, marked with its version, inside the caller's transaction.
+    private func createSchema(_ p: any Projection, _ schema: String) throws {
+        try db.execute("CREATE SCHEMA \(schema); COMMENT ON SCHEMA \(schema) IS '\(Self.schemaComment(p))'")
+        try p.createTables(in: schema, db)
+    }
+
     /// Runs as a long-lived worker: catches up, then applies new events as they arrive.
     ///
-    /// A notification on `muster_events` wakes the worker at once; it also polls every `pollInterval`
+    /// A notification on `muster_events` (`EventStore.notifyAppended`, sent after each planning command)
+    /// wakes the worker at once; it also polls every `pollInterval`
     /// seconds, which is what guarantees progress (a notification can be missed while reconnecting, and
     /// an event can become readable only when an older transaction ends). Holds every projection's
     /// worker lock until it returns.
@@ -93,9 +133,10 @@ public final class ProjectionRunner {
         // While committed events wait behind an open transaction, look again soon rather than at the next poll.
         var retry = 0.05
         while !finished() {
-            var applied = 0
-            for p in projections where !finished() {
-                applied += try drain(p, until: finished)
+            // One query tells which projections have anything to apply; only those open a transaction.
+            let ready = try upToDate()
+            for p in projections where !finished() && !ready.contains(p.name) {
+                _ = try drain(p, until: finished)
             }
             if finished() { return }
             let waiting = try pendingBehindHorizon()
@@ -190,31 +231,29 @@ public final class ProjectionRunner {
     }
 
     /// Creates the live schema, tables, views and checkpoint row when any of them is missing.
-    private func ensureLive(_ p: any Projection) throws {
+    ///
+    /// - Returns: the number of events applied while building it (0 when it was there).
+    @discardableResult
+    private func ensureLive(_ p: any Projection) throws -> Int {
         let schema = Self.liveSchema(p.name)
         func present() throws -> Bool {
             let rows = try db.query("""
-                SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = \(schema))
+                SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = \(schema)
+                                  AND obj_description(oid, 'pg_namespace') = \(Self.schemaComment(p)))
                    AND EXISTS (SELECT FROM projection_meta.checkpoints WHERE name = \(p.name)) AS ok
                 """)
             return try rows.first?.decode("ok", as: Bool.self) == true
         }
-        if try present() { return }
-        try db.transaction {
-            try db.query("SELECT pg_advisory_xact_lock(\(Self.swapLockSpace), hashtext(\(p.name)))")
-            if try present() { return }
-            // A schema without its checkpoint row (or the reverse) has no known position: start over.
-            try db.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE; CREATE SCHEMA \(schema)")
-            try p.createTables(in: schema, db)
-            try grantRead(schema)
-            try p.createViews(liveSchema: schema, db)
-            try db.query("""
-                INSERT INTO projection_meta.checkpoints (name) VALUES (\(p.name))
-                ON CONFLICT (name) DO UPDATE SET transaction_id = '0', position = 0, events_processed = 0,
-                    generation = checkpoints.generation + 1, updated_at = now()
-                """)
-            log("\(p.name): created schema \(schema)")
-        }
+        if try present() { return 0 }
+        // A schema without its checkpoint row (or the reverse) has no known position, and one of another
+        // version holds other tables: build it from the start of the log, as a rebuild does (in a fresh
+        // schema, UNLOGGED until done, then swapped in with its checkpoint), which is also the fastest way
+        // to apply a whole log.
+        _ = try acquire(Self.rebuildLockSpace, p.name, what: "being rebuilt", until: { false })
+        defer { _ = try? db.query("SELECT pg_advisory_unlock(\(Self.rebuildLockSpace), hashtext(\(p.name)))") }
+        if try present() { return 0 }
+        log("\(p.name): building \(schema) from the start of the log")
+        return Int(try rebuildOne(p))
     }
 
     private func grantRead(_ schema: String) throws {
@@ -332,9 +371,11 @@ public final class ProjectionRunner {
         let started = Date()
         // A leftover from an interrupted rebuild is useless: its checkpoint was only in memory.
         try db.execute("DROP SCHEMA IF EXISTS \(next) CASCADE")
+        // The tables are built UNLOGGED (no WAL for each row and index entry; a crash truncates them, and a
+        // crash ends the rebuild anyway) and made LOGGED, each in one pass, before the swap.
         try db.transaction {
-            try db.execute("CREATE SCHEMA \(next)")
-            try p.createTables(in: next, db)
+            try createSchema(p, next)
+            try setLogged(false, schema: next)
         }
         var built = Checkpoint.start
         var applied: Int64 = 0
@@ -343,6 +384,7 @@ public final class ProjectionRunner {
             applied += Int64(n)
             if n < batchSize { break }
         }
+        try db.transaction { try setLogged(true, schema: next) }
         log("\(p.name): built \(applied) event(s) into \(next); swapping")
         var attempt = 0
         while true {
@@ -392,6 +434,17 @@ public final class ProjectionRunner {
         }
     }
 
+    /// Makes every table of `schema` LOGGED or UNLOGGED, inside the caller's transaction.
+    private func setLogged(_ logged: Bool, schema: String) throws {
+        let tables = try db.query("""
+            SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = \(schema) AND c.relkind = 'r' AND c.relpersistence = \(logged ? "u" : "p")
+            """).map { try $0.decode("name", as: String.self) }
+        for table in tables {
+            try db.execute("ALTER TABLE \(table) SET \(logged ? "LOGGED" : "UNLOGGED")")
+        }
+    }
+
     /// Applies the events after `checkpoint` (up to `bound`) into `schema`, inside the caller's transaction,
     /// and moves `checkpoint` to the last of them.
     ///
@@ -436,10 +489,7 @@ public final class ProjectionRunner {
         let p = try projection(name)
         let suffix = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(8)
         let schema = "rm_\(name)__scratch_\(suffix)"
-        try db.transaction {
-            try db.execute("CREATE SCHEMA \(schema)")
-            try p.createTables(in: schema, db)
-        }
+        try db.transaction { try createSchema(p, schema) }
         do {
             var at = Checkpoint.start
             while true {

@@ -128,6 +128,8 @@ public final class PlanningService {
             }
             do {
                 let result = try store.append(appends, commandID: context.commandID, command: commandJSON)
+                // A wake-up for projection workers, after the commit; losing it only delays them to their next poll.
+                try? store.notifyAppended(streams: appends.map(\.stream))
                 return Outcome(command: command.name, commandID: context.commandID,
                                written: writes.map { ($0.stream.rawValue, $0.events.map(\.record.type)) }, result: result, attempts: attempt)
             } catch where error.isConcurrencyConflict {

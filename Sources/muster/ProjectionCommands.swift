@@ -66,9 +66,8 @@ extension Muster.Projections {
             try guarded {
                 if once {
                     let session = try Session.open(connection)
-                    let runner = ProjectionUpdates.runner(session, whenBusy: .wait)
                     let started = Date()
-                    let applied = try runner.catchUp()
+                    let applied = try ParallelProjections.run(session, connection) { try $0.catchUp().mapValues(Int64.init) }
                     let total = applied.values.reduce(0, +)
                     print("caught up: \(applied.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) event(s) applied (\(total) in all) in \(String(format: "%.2f", -started.timeIntervalSinceNow)) s")
                     return
@@ -159,10 +158,87 @@ extension Muster.Projections {
         func run() throws {
             try guarded {
                 let session = try Session.open(connection)
-                let counts = try ProjectionUpdates.runner(session, whenBusy: .wait).rebuild(name)
+                let counts = try name.map { try ProjectionUpdates.runner(session, whenBusy: .wait).rebuild($0) }
+                    ?? ParallelProjections.run(session, connection) { try $0.rebuild() }
                 for (projection, events) in counts.sorted(by: { $0.key < $1.key }) {
                     print("rebuilt \(projection) from \(events) event(s)")
                 }
+            }
+        }
+    }
+}
+
+/// Catch-up and rebuild of every read model on two connections at once: the work is PostgreSQL's (each
+/// batch is applied by SQL inside the server), so a second session uses a second core.
+enum ParallelProjections {
+    /// Sessions to use: the one given and one more.
+    static let connections = 2
+
+    /// Runs `work` once per read model, each with a runner of that read model alone, on `connections`
+    /// threads that take the read models in `ReadModels.all` order (the largest first).
+    ///
+    /// - Returns: the union of what `work` returned.
+    /// - Throws: the first error any thread met; the other threads start no further read model.
+    static func run(_ session: Session, _ options: ConnectionOptions,
+                    _ work: @escaping (ProjectionRunner) throws -> [String: Int64]) throws -> [String: Int64] {
+        let shared = Shared(work)
+        var sessions = [session]
+        for _ in 1..<connections { sessions.append(try Session.reopen(options)) }
+        defer { sessions.dropFirst().forEach { $0.db.close() } }
+        let group = DispatchGroup()
+        for s in sessions {
+            let worker = Worker(db: s.db)
+            group.enter()
+            let thread = Thread {
+                shared.drain(worker)
+                group.leave()
+            }
+            thread.start()
+        }
+        group.wait()
+        return try shared.result()
+    }
+
+    /// A connection handed to one thread.
+    private final class Worker: @unchecked Sendable {
+        let db: PostgresConnection
+        init(db: PostgresConnection) { self.db = db }
+    }
+
+    /// The queue of read models and the results; every access holds `lock`.
+    private final class Shared: @unchecked Sendable {
+        private let lock = NSLock()
+        private var next = 0
+        private var counts: [String: Int64] = [:]
+        private var failure: (any Error)?
+        private let projections = ReadModels.all
+        private let work: (ProjectionRunner) throws -> [String: Int64]
+
+        init(_ work: @escaping (ProjectionRunner) throws -> [String: Int64]) { self.work = work }
+
+        func drain(_ worker: Worker) {
+            while let p = take() {
+                do {
+                    let out = try work(ProjectionRunner(worker.db, projections: [p], whenBusy: .wait))
+                    lock.withLock { counts.merge(out) { $1 } }
+                } catch {
+                    lock.withLock { if failure == nil { failure = error } }
+                }
+            }
+        }
+
+        private func take() -> (any Projection)? {
+            lock.withLock {
+                guard failure == nil, next < projections.count else { return nil }
+                defer { next += 1 }
+                return projections[next]
+            }
+        }
+
+        func result() throws -> [String: Int64] {
+            try lock.withLock {
+                if let failure { throw failure }
+                return counts
             }
         }
     }

@@ -8,6 +8,7 @@ import Testing
 struct StreamCounts: EventByEventProjection {
     var name = "stream_counts"
     var weight = 1
+    var version = 1
     /// Simulates a crash: `apply` throws on the event at this position.
     var failAt: Int64?
 
@@ -105,6 +106,48 @@ struct ProjectionRunnerTests {
         #expect(try runner.status().first?.checkpoint == (try store.read(after: .start).last?.checkpoint))
     }
 
+    @Test func aProjectionOfAnotherVersionIsBuiltAgainFromTheLogAndItsTablesAreLogged() throws {
+        // Given: a projection caught up at version 1.
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        try store.append([StreamAppend(stream: "unit-a", expected: .noStream, events: events(3))])
+        #expect(try ProjectionRunner(try database.connect(), projections: [StreamCounts()]).catchUp() == ["stream_counts": 3])
+        try store.append([StreamAppend(stream: "unit-b", expected: .noStream, events: events(2))])
+
+        // When the same projection comes back as version 2, writing twice the weight.
+        let v2 = ProjectionRunner(try database.connect(), projections: [StreamCounts(weight: 2, version: 2)])
+        let applied = try v2.catchUp()
+
+        // Then it was built from the start of the log, as a new generation, with the version on its schema.
+        #expect(applied == ["stream_counts": 5])
+        #expect(try counts(db) == ["unit-a": 6, "unit-b": 4])
+        #expect(try v2.status().first?.generation == 2)
+        #expect(try db.query("SELECT obj_description('rm_stream_counts'::regnamespace, 'pg_namespace') AS c").first?.decode("c", as: String.self)
+                == "muster projection stream_counts version 2")
+        #expect(try totals(db, "view") == "2/10")
+        // And built UNLOGGED, it was made LOGGED before readers got it: a crash cannot empty it.
+        #expect(try db.query("SELECT count(*) AS n FROM pg_class WHERE relnamespace = 'rm_stream_counts'::regnamespace AND relpersistence <> 'p'")
+                .first?.decode("n", as: Int64.self) == 0)
+        // And from then on it is caught up without another build.
+        try store.append([StreamAppend(stream: "unit-a", expected: .exact(3), events: events(1))])
+        #expect(try v2.catchUp() == ["stream_counts": 1])
+        #expect(try v2.status().first?.generation == 2)
+    }
+
+    @Test func anAppendNotifiesNobodyAndNotifyAppendedNamesTheCategoriesOnce() throws {
+        let database = try TestDatabase()
+        let listener = try database.connect()
+        try listener.listen(ProjectionRunner.channel)
+        let store = EventStore(try database.connect())
+        try store.append([StreamAppend(stream: "unit-a", expected: .noStream, events: events(1)),
+                          StreamAppend(stream: "exercise-x", expected: .noStream, events: events(1))])
+        #expect(try listener.waitForNotifications(timeout: 0.3).isEmpty)
+        try store.notifyAppended(streams: ["unit-a", "exercise-x", "unit-b"])
+        let got = try listener.waitForNotifications(timeout: 5)
+        #expect(got.map(\.payload) == ["unit,exercise"])
+    }
+
     @Test func readsInNumericTransactionOrderAcrossADigitBoundary() throws {
         // Given: an event whose transaction id has fewer digits than an earlier-read one ("9" sorts
         // after "10123" as text, before it as a number), written behind append()'s back.
@@ -172,8 +215,10 @@ struct ProjectionRunnerTests {
             }
         }
         let observer = ProjectionRunner(try database.connect(), projections: [StreamCounts()])
-        #expect(try eventually { try observer.status().first?.workerPID != nil })
+        #expect(try eventually { try observer.status().first.map { $0.workerPID != nil && $0.lagEvents == 0 } == true })
         #expect(try observer.status().first?.workerPID == holderPID.get)
+        // An event the worker will not see before its next poll (nobody notifies): there is work to do.
+        try EventStore(try database.connect()).append([StreamAppend(stream: "unit-b", expected: .noStream, events: events(1))])
 
         // When a second worker in fail mode starts, it is refused with the holder's pid.
         let error = #expect(throws: ProjectionError.self) {
@@ -199,11 +244,11 @@ struct ProjectionRunnerTests {
         release.mutate { $0 = true }
         #expect(holderDone.wait(timeout: .now() + 20) == .success)
         #expect(waiterDone.wait(timeout: .now() + 20) == .success)
-        #expect(waiterApplied.get == ["stream_counts": 0])
+        #expect(waiterApplied.get == ["stream_counts": 1])
         #expect(failures.get.isEmpty, "\(failures.get)")
     }
 
-    @Test func aLiveWorkerWakesOnNotifyLongBeforeItsPollInterval() throws {
+    @Test func aLiveWorkerWakesOnANotificationAfterTheCommitLongBeforeItsPollInterval() throws {
         // Given: a worker that polls only every 30 s.
         let database = try TestDatabase()
         let db = try database.connect()
@@ -221,9 +266,11 @@ struct ProjectionRunnerTests {
         #expect(try eventually { try observer.status().first?.exists == true && observer.status().first?.workerPID != nil })
         Thread.sleep(forTimeInterval: 0.3)  // let it settle into its wait
 
-        // When an event is appended
+        // When an event is appended and, after the commit, the writer notifies
         let started = Date()
-        try EventStore(db).append([StreamAppend(stream: "unit-live", expected: .noStream, events: events(1))])
+        let store = EventStore(db)
+        try store.append([StreamAppend(stream: "unit-live", expected: .noStream, events: events(1))])
+        try store.notifyAppended(streams: ["unit-live"])
 
         // Then the worker applies it well before the next poll.
         #expect(try eventually(20) { try counts(db)["unit-live"] == 1 })

@@ -215,6 +215,15 @@ struct ReadModelTests {
         #expect(try rows(db, "SELECT actor, command_id IS NULL FROM reporting.audit_trail WHERE stream = 'unit-aus-2sqn' AND event_type = 'UnitCommitted' AND actor = 'legacy-import'") == [
             ["legacy-import", "t"],
         ])
+
+        // And it shows the events the projection has applied, not those appended since (it reads the log up to its mark).
+        try EventStore(db).append([StreamAppend(stream: "unit-aus-late", expected: .noStream,
+                                                events: [NewEvent(type: "Noted", schemaVersion: 1, payload: Data("{}".utf8),
+                                                                  metadata: EventMetadata(actor: "late"))])])
+        #expect(try count(db, "SELECT count(*) AS n FROM reporting.audit_trail") == events)
+        try ProjectionRunner(try database.connect(), projections: ReadModels.all).catchUp()
+        #expect(try count(db, "SELECT count(*) AS n FROM reporting.audit_trail") == events + 1)
+        #expect(try rows(db, "SELECT actor FROM reporting.audit_trail WHERE stream = 'unit-aus-late'") == [["late"]])
     }
 
     @Test func rebuildEqualsTablesMaintainedInSmallCatchUps() throws {
@@ -356,7 +365,7 @@ struct ReadModelTests {
         #expect(try count(db, "SELECT count(*) AS n FROM reporting.readiness_units") == 9)
         // and nothing behind them is.
         let forbidden = ["rm_readiness.units", "rm_readiness.reports", "rm_interoperability.observations", "rm_schedule.commitments",
-                         "rm_audit_trail.events", "event_store.events", "event_store.commands", "projection_meta.checkpoints"]
+                         "rm_audit_trail.applied", "event_store.events", "event_store.commands", "projection_meta.checkpoints"]
         for table in forbidden {
             let error = #expect(throws: PostgresError.self, "\(table)") { try db.query(PostgresQuery(sql: "SELECT * FROM \(table) LIMIT 1")) }
             #expect(error?.sqlState == "42501", "\(table): \(String(describing: error))")
