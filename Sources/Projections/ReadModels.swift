@@ -5,9 +5,10 @@ public import Postgres
 
 /// The read models Muster runs, and the stable `reporting` views over them.
 public enum ReadModels {
-    /// Every read model, in the order a worker runs them.
+    /// Every read model, in the order a worker runs them: the costliest first, so that two connections
+    /// taking them in turn (`projections run --once`, `projections rebuild`) finish close together.
     public static var all: [any Projection] {
-        [ReadinessProjection(), InteroperabilityProjection(), ScheduleProjection(), AuditTrailProjection()]
+        [ReadinessProjection(), ReadinessHistoryProjection(), InteroperabilityProjection(), ScheduleProjection(), AuditTrailProjection()]
     }
 
     /// The roles that may read the `reporting` views.

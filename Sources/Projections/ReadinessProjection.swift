@@ -2,10 +2,13 @@ public import EventSourcing
 import Planning
 public import Postgres
 
-/// Readiness of units: every report as history, the current report per as-of date, exercises,
-/// commitments and alliance membership, so that the views can flag units below an exercise's threshold.
+/// Readiness of units: the current report per as-of date, exercises, commitments and alliance
+/// membership, so that the views can flag units below an exercise's threshold. Every readiness event as
+/// history is the `readiness_history` read model's.
 public struct ReadinessProjection: ReportingProjection {
     public let name = "readiness"
+    /// 2: the history moved to its own read model (`ReadinessHistoryProjection`).
+    public let version = 2
 
     public init() {}
 
@@ -21,12 +24,6 @@ public struct ReadinessProjection: ReportingProjection {
                 override_c_level smallint CHECK (override_c_level BETWEEN 1 AND 5), override_remark text,
                 correction_reason text, reported_position bigint NOT NULL, updated_position bigint NOT NULL,
                 PRIMARY KEY (unit, as_of));
-            CREATE TABLE \(schema).history (
-                position bigint PRIMARY KEY, unit text NOT NULL, as_of date NOT NULL,
-                kind text NOT NULL CHECK (kind IN ('reported', 'overridden', 'corrected')),
-                c_level smallint NOT NULL CHECK (c_level BETWEEN 1 AND 5),
-                personnel smallint, supplies smallint, equipment smallint, training smallint, remark text);
-            CREATE INDEX ON \(schema).history (unit, as_of);
             CREATE TABLE \(schema).exercises (
                 exercise text PRIMARY KEY, name text NOT NULL, start_date date NOT NULL, end_date date NOT NULL,
                 minimum_c_level smallint NOT NULL, alliance text, status text NOT NULL);
@@ -56,20 +53,12 @@ public struct ReadinessProjection: ReportingProjection {
 
     /// Set-based work before the batch's loop (see `BatchFunction`): readiness reports are most of a log.
     ///
-    /// - History is insert-only, one row per readiness event, whatever the order: one INSERT for the batch.
-    /// - A report's row is replaced whole by each new report of its (unit, as-of), so for the keys that no
-    ///   override or correction in this batch touches, the batch's last report is the row: one upsert.
-    ///   The other keys (`v_keys`) go through the loop, event by event, in order.
+    /// A report's row is replaced whole by each new report of its (unit, as-of), so for the keys that no
+    /// override or correction in this batch touches, the batch's last report is the row: one upsert.
+    /// The other keys (`v_keys`) go through the loop, event by event, in order.
     static var prelude: String {
         let ratings = "(r.p -> 'ratings' ->> 'personnel')::smallint, (r.p -> 'ratings' ->> 'supplies')::smallint, (r.p -> 'ratings' ->> 'equipment')::smallint, (r.p -> 'ratings' ->> 'training')::smallint"
         return """
-            INSERT INTO {s}.history
-            SELECT r.position, r.p ->> 'unit', (r.p ->> 'asOf')::date,
-                   CASE r.event_type WHEN 'ReadinessReported' THEN 'reported' WHEN 'ReadinessOverridden' THEN 'overridden' ELSE 'corrected' END,
-                   (r.p ->> 'cLevel')::smallint, \(ratings),
-                   CASE r.event_type WHEN 'ReadinessReported' THEN r.metadata ->> 'reason' WHEN 'ReadinessOverridden' THEN r.p ->> 'remark' ELSE r.p ->> 'reason' END
-              FROM (SELECT ev.position, ev.event_type, ev.metadata, {payload} AS p FROM event_store.events ev
-                     WHERE {batch} AND ev.event_type IN ('ReadinessReported', 'ReadinessOverridden', 'ReadinessCorrected')) r;
             v_keys := ARRAY(SELECT DISTINCT (ev.payload ->> 'unit') || '|' || (ev.payload ->> 'asOf') FROM event_store.events ev
                              WHERE {batch} AND ev.event_type IN ('ReadinessOverridden', 'ReadinessCorrected'));
             INSERT INTO {s}.reports
@@ -106,8 +95,8 @@ public struct ReadinessProjection: ReportingProjection {
                     ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation, service = excluded.service, echelon = excluded.echelon,
                         name = excluded.name, position = excluded.position;
                 """),
-            // History is written by the prelude; here only the reports of (unit, as-of) keys that an
-            // override or correction in the same batch also touches.
+            // The prelude writes most reports; here only those of (unit, as-of) keys that an override or
+            // correction in the same batch also touches.
             BatchFunction.Case("ReadinessReported", sql: """
                     INSERT INTO {s}.reports VALUES (p ->> 'unit', (p ->> 'asOf')::date, \(ratings),
                         (p ->> 'cLevel')::smallint, NULL, NULL, NULL, e.position, e.position)
@@ -181,26 +170,6 @@ public struct ReadinessProjection: ReportingProjection {
                     ("stale", "True when the report is older than 30 days, or the unit never reported."),
                 ],
                 unitsLatest),
-            ReportingView("readiness_history",
-                "Every readiness event, oldest first: reports, commander's overrides and corrections. Nothing is ever removed: history is immutable.",
-                columns: [
-                    ("unit", "Unit id."),
-                    ("nation", "NATO trigraph of the unit's nation."),
-                    ("as_of", "As-of date of the report the event concerns."),
-                    ("c_level", "C-level the event states: reported or corrected (worst area), or overridden (the commander's level)."),
-                    ("personnel", "P rating 1-4; NULL for overrides and reports upcast from schema 1."),
-                    ("supplies", "S rating 1-4; NULL for overrides."),
-                    ("equipment", "R rating 1-4; NULL for overrides."),
-                    ("training", "T rating 1-4; NULL for overrides."),
-                    ("kind", "reported, overridden or corrected."),
-                    ("remark", "The reporter's reason (reported), the commander's remark (overridden) or the correction's reason (corrected)."),
-                    ("position", "Log position of the event: orders the trend."),
-                ],
-                """
-                SELECT h.unit, u.nation, h.as_of, h.c_level::int AS c_level, h.personnel::int AS personnel, h.supplies::int AS supplies,
-                       h.equipment::int AS equipment, h.training::int AS training, h.kind, h.remark, h.position
-                  FROM {src}.history h LEFT JOIN {src}.units u ON u.unit = h.unit
-                """),
             ReportingView("readiness_exercise",
                 "One row per unit commitment (unit, exercise, phase): readiness at StartEx against the exercise's minimum C-level, and readiness now.",
                 columns: [

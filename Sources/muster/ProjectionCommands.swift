@@ -145,7 +145,7 @@ extension Muster.Projections {
             commandName: "rebuild",
             abstract: "Rebuild read models from the whole log into fresh tables, then swap them in (readers never see a half-built view).",
             discussion: "Example: muster projections rebuild readiness")
-        @Argument(help: "One projection (readiness, interoperability, schedule, audit_trail); all when omitted.") var name: String?
+        @Argument(help: "One projection (readiness, readiness_history, interoperability, schedule, audit_trail); all when omitted.") var name: String?
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {

@@ -210,7 +210,7 @@ struct CrashFaultTests {
         let status = try Muster.run(["projections", "status"], on: database)
         #expect(status.stdout.contains("held back by backend pid \(open.backendPID)"), "\(status.stdout)")
         let held = try projectionLag(db)
-        #expect(held.count == 4)
+        #expect(held.count == 5)
         #expect(held.allSatisfy { $0.events == 1 && $0.visible == 0 && $0.blocked == 1 && $0.blockedBy == "pid \(open.backendPID)" }, "\(held)")
 
         // And once it commits, the worker delivers both events: none was skipped
