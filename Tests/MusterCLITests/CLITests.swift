@@ -168,6 +168,32 @@ struct DemoAndAuditCLITests {
         #expect(rebuild.stdout.contains("rebuilt readiness from"))
         #expect(try Muster.run(["audit", "verify"], on: database).status == 0)
     }
+
+    @Test func runOnceBuildsMissingReadModelsOnTwoConnectionsAndTheyEqualARebuild() throws {
+        // Given: the demo, then two read models gone (as after an upgrade that dropped them) and one of an old version.
+        let database = try TestDatabase()
+        #expect(try Muster.run(["demo"], on: database).status == 0)
+        let db = try database.connect()
+        let before = try db.query("SELECT count(*) AS n FROM reporting.readiness_units").first?.decode("n", as: Int64.self)
+        try db.execute("""
+            DROP SCHEMA rm_readiness CASCADE; DROP SCHEMA rm_schedule CASCADE;
+            DELETE FROM projection_meta.checkpoints WHERE name IN ('readiness', 'schedule');
+            COMMENT ON SCHEMA rm_interoperability IS 'muster projection interoperability version 0'
+            """)
+        let events = try db.query("SELECT count(*) AS n FROM event_store.events").first?.decode("n", as: Int64.self) ?? 0
+
+        // When
+        let once = try Muster.run(["projections", "run", "--once"], on: database)
+
+        // Then those three were built from the whole log, the others had nothing to apply,
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(once.stdout.contains("interoperability \(events), readiness \(events), readiness_history 0, schedule \(events)"), "\(once.stdout)")
+        // the reports read them again, and every read model equals a fresh rebuild.
+        #expect(try db.query("SELECT count(*) AS n FROM reporting.readiness_units").first?.decode("n", as: Int64.self) == before)
+        let verify = try Muster.run(["audit", "verify"], on: database)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("projection schedule: equals a fresh rebuild"), "\(verify.stdout)")
+    }
 }
 
 @Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
