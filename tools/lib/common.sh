@@ -43,6 +43,16 @@ ensure_deps() {
   command -v swift >/dev/null 2>&1 || { echo "error: the Swift 6 toolchain is not on PATH (see swift.org/install)" >&2; return 1; }
 }
 
+# swift_release ARGS...: `swift build` of the release binaries a user runs (tools/demo, tools/bench).
+# The Swift runtime and Foundation are linked statically (--static-swift-stdlib): loading and relocating
+# the toolchain's shared libraries cost every muster command about 10 ms (tools/bench latency).
+# MUSTER_SCRATCH=.build-NAME builds in a second build folder, as in tools/test.
+swift_release() {
+  local scratch=()
+  if [ -n "${MUSTER_SCRATCH:-}" ]; then scratch=(--scratch-path "$MUSTER_SCRATCH"); fi
+  swift build "${scratch[@]}" -c release --static-swift-stdlib "$@"
+}
+
 # The OS user that runs the server: initdb refuses root, so root runs it as 'postgres'.
 pg_run_user() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
 
