@@ -19,6 +19,7 @@ extension PlannerCommands.Alliance {
     struct Form: PlannerSubcommand {
         static let jsonName = "formAlliance"
         static let configuration = CommandConfiguration(
+            commandName: "form",
             abstract: "Record an alliance, defence pact, partnership or standardization programme.",
             discussion: """
                 Example:
@@ -42,6 +43,7 @@ extension PlannerCommands.Alliance {
     struct Admit: PlannerSubcommand {
         static let jsonName = "admitAllianceMember"
         static let configuration = CommandConfiguration(
+            commandName: "admit",
             abstract: "Admit a nation to an alliance as a member, partner or observer.",
             discussion: """
                 Example:
@@ -64,6 +66,7 @@ extension PlannerCommands.Alliance {
     struct Remove: PlannerSubcommand {
         static let jsonName = "removeAllianceMember"
         static let configuration = CommandConfiguration(
+            commandName: "remove",
             abstract: "Record that a nation left an alliance.",
             discussion: """
                 Example:
@@ -86,6 +89,7 @@ extension PlannerCommands.Alliance {
         static let jsonName = "dissolveAlliance"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "dissolve",
             abstract: "Record that an alliance was dissolved (--reason is required).",
             discussion: """
                 Example:
@@ -119,6 +123,7 @@ extension PlannerCommands.Nation {
     struct Register: PlannerSubcommand {
         static let jsonName = "registerNation"
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register a nation.",
             discussion: """
                 Example:
@@ -152,6 +157,7 @@ extension PlannerCommands.Unit {
     struct Register: PlannerSubcommand {
         static let jsonName = "registerUnit"
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register a unit of a nation.",
             discussion: """
                 Example:
@@ -191,6 +197,7 @@ extension PlannerCommands.Unit.Capability {
     struct Add: PlannerSubcommand {
         static let jsonName = "addCapability"
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Record that a unit implements a standard.",
             discussion: """
                 Example:
@@ -212,6 +219,7 @@ extension PlannerCommands.Unit.Capability {
         static let jsonName = "withdrawCapability"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "withdraw",
             abstract: "Record that a unit no longer implements a standard (--reason is required).",
             discussion: """
                 Example:
@@ -235,6 +243,7 @@ extension PlannerCommands.Unit.Readiness {
     struct Report: PlannerSubcommand {
         static let jsonName = "reportReadiness"
         static let configuration = CommandConfiguration(
+            commandName: "report",
             abstract: "File a readiness report: area ratings 1 (best) to 4; the C-level is the worst area.",
             discussion: """
                 Example (synthetic figures):
@@ -256,6 +265,7 @@ extension PlannerCommands.Unit.Readiness {
     struct Override: PlannerSubcommand {
         static let jsonName = "overrideReadiness"
         static let configuration = CommandConfiguration(
+            commandName: "override",
             abstract: "Record the commander's override of a report's computed C-level, with a remark.",
             discussion: """
                 Example (synthetic figures):
@@ -281,6 +291,7 @@ extension PlannerCommands.Unit.Readiness {
         static let jsonName = "correctReadiness"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "correct",
             abstract: "Correct the ratings of an earlier report (--reason is required); history keeps both.",
             discussion: """
                 Example (synthetic figures):
@@ -316,6 +327,7 @@ extension PlannerCommands.Area {
     struct Register: PlannerSubcommand {
         static let jsonName = "registerTrainingArea"
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register a training area of a host nation.",
             discussion: """
                 Example:

@@ -29,6 +29,7 @@ extension PlannerCommands.Exercise {
     struct Plan: PlannerSubcommand {
         static let jsonName = "planExercise"
         static let configuration = CommandConfiguration(
+            commandName: "plan",
             abstract: "Programme an exercise: types, scope, nations, objectives served, classification, window and phases.",
             discussion: """
                 Repeatable flags: --type, --lead, --host, --strategic-objective, --rel-to, --phase, --require.
@@ -91,6 +92,7 @@ extension PlannerCommands.Exercise {
     struct Advance: PlannerSubcommand {
         static let jsonName = "advanceExercise"
         static let configuration = CommandConfiguration(
+            commandName: "advance",
             abstract: "Move an exercise to its next planning stage (conduct and assessment begin with StartEx and EndEx).",
             discussion: """
                 Example:
@@ -109,6 +111,7 @@ extension PlannerCommands.Exercise {
         static let jsonName = "pauseExercise"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "pause",
             abstract: "Pause an exercise in conduct (--reason is required).",
             discussion: """
                 Example:
@@ -126,6 +129,7 @@ extension PlannerCommands.Exercise {
     struct Resume: PlannerSubcommand {
         static let jsonName = "resumeExercise"
         static let configuration = CommandConfiguration(
+            commandName: "resume",
             abstract: "Resume a paused exercise.",
             discussion: """
                 Example:
@@ -143,6 +147,7 @@ extension PlannerCommands.Exercise {
         static let jsonName = "cancelExercise"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "cancel",
             abstract: "Cancel an exercise that is not closed (--reason is required).",
             discussion: """
                 Example:
@@ -161,6 +166,7 @@ extension PlannerCommands.Exercise {
         static let jsonName = "postponeExercise"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "postpone",
             abstract: "Move an exercise to a new window; phases, commitments and bookings move with it (--reason is required).",
             discussion: """
                 Example:
@@ -221,6 +227,7 @@ extension PlannerCommands.Exercise {
     struct Invite: PlannerSubcommand {
         static let jsonName = "inviteNation"
         static let configuration = CommandConfiguration(
+            commandName: "invite",
             abstract: "Invite a nation to take part, in a role.",
             discussion: """
                 Example:
@@ -239,6 +246,7 @@ extension PlannerCommands.Exercise {
     struct Accept: PlannerSubcommand {
         static let jsonName = "acceptInvitation"
         static let configuration = CommandConfiguration(
+            commandName: "accept",
             abstract: "Record that a nation accepted its invitation.",
             discussion: """
                 Example:
@@ -257,6 +265,7 @@ extension PlannerCommands.Exercise {
         static let jsonName = "declineInvitation"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "decline",
             abstract: "Record that a nation declined its invitation (--reason is required).",
             discussion: """
                 Example:
@@ -299,6 +308,7 @@ extension PlannerCommands.Exercise {
     struct Commit: PlannerSubcommand {
         static let jsonName = "commitUnit"
         static let configuration = CommandConfiguration(
+            commandName: "commit",
             abstract: "Commit a unit for the whole window, one phase, or a window inside the exercise.",
             discussion: """
                 The unit's latest readiness must be fresh and meet the exercise's threshold, and it may not be
@@ -329,6 +339,7 @@ extension PlannerCommands.Exercise {
         static let jsonName = "releaseUnit"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "release",
             abstract: "Release a committed unit (--reason is required).",
             discussion: """
                 Example:
@@ -428,6 +439,7 @@ extension PlannerCommands.Exercise {
     struct Observe: PlannerSubcommand {
         static let jsonName = "recordObservation"
         static let configuration = CommandConfiguration(
+            commandName: "observe",
             abstract: "Record an after-action observation, optionally about a standard and the interoperability level seen.",
             discussion: """
                 Example:
@@ -471,6 +483,7 @@ extension PlannerCommands.Exercise.ObjectiveGroup {
     struct Add: PlannerSubcommand {
         static let jsonName = "addObjective"
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Add a training objective with its priority, the strategic objective served and mission-essential tasks.",
             discussion: """
                 Example:
@@ -500,6 +513,7 @@ extension PlannerCommands.Exercise.InjectGroup {
     struct Script: PlannerSubcommand {
         static let jsonName = "scriptInject"
         static let configuration = CommandConfiguration(
+            commandName: "script",
             abstract: "Add an inject to the MSEL; it must serve at least one objective.",
             discussion: """
                 Example:
@@ -537,6 +551,7 @@ extension PlannerCommands.Exercise.InjectGroup {
     struct Start: PlannerSubcommand {
         static let jsonName = "startInject"
         static let configuration = CommandConfiguration(
+            commandName: "start",
             abstract: "Mark a scheduled inject as in progress.",
             discussion: """
                 Example:
@@ -554,6 +569,7 @@ extension PlannerCommands.Exercise.InjectGroup {
     struct Execute: PlannerSubcommand {
         static let jsonName = "executeInject"
         static let configuration = CommandConfiguration(
+            commandName: "execute",
             abstract: "Mark an inject as executed.",
             discussion: """
                 Example:
@@ -572,6 +588,7 @@ extension PlannerCommands.Exercise.InjectGroup {
         static let jsonName = "cancelInject"
         static let recordsReason = true
         static let configuration = CommandConfiguration(
+            commandName: "cancel",
             abstract: "Cancel an inject (--reason is required).",
             discussion: """
                 Example:
@@ -592,6 +609,7 @@ extension PlannerCommands.Exercise.LessonGroup {
     struct Advance: PlannerSubcommand {
         static let jsonName = "advanceLesson"
         static let configuration = CommandConfiguration(
+            commandName: "advance",
             abstract: "Move an observation along: lesson-identified, remedial-action, lesson-learned.",
             discussion: """
                 Example:
