@@ -17,14 +17,16 @@ public final class PostgresConnection {
     /// - Throws: `PostgresError` naming the target (never the password) when the connection fails.
     public init(conninfo: String? = nil, applicationName: String = "muster") throws(PostgresError) {
         let info = conninfo ?? ""
-        // Expand the dbname so that URLs and keyword strings both work, and set the application name
-        // without overriding one the user gave.
-        let keywords = ["dbname", "fallback_application_name"]
-        let values = [info, applicationName]
-        let c: OpaquePointer? = withCStrings(keywords) { kw in
-            withCStrings(values) { vals in
-                PQconnectdbParams(kw, vals, 1)
-            }
+        let options = Self.startupOptions(conninfo: info)
+        var c = Self.connect(info, applicationName: applicationName, options: options)
+        var settingsSent = options != nil
+        // A pooler that accepts only some startup parameters (PgBouncer) refuses the connection: connect again
+        // without them and set them with SET, as when the settings are not in the startup packet.
+        if settingsSent, let refused = c, PQstatus(refused) != CONNECTION_OK,
+            String(cString: PQerrorMessage(refused)).contains("unsupported startup parameter") {
+            PQfinish(refused)
+            c = Self.connect(info, applicationName: applicationName, options: nil)
+            settingsSent = false
         }
         self.conn = c
         self.target = Self.describe(c)
@@ -32,10 +34,78 @@ public final class PostgresConnection {
             let message = c.map { String(cString: PQerrorMessage($0)).trimmingWhitespace } ?? "out of memory"
             throw .connectionFailed(target: target, message: message)
         }
-        _ = PQsetClientEncoding(c, "UTF8")
-        // Text formats this layer parses: ISO dates in UTC.
-        let r = PQexec(c, "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET client_min_messages = 'warning'")
-        PQclear(r)
+        // The server reports these settings as a session starts: a pooler may have dropped the startup options.
+        let applied = settingsSent && Self.sessionSettings.allSatisfy { setting in
+            setting.reported.map { PQparameterStatus(c, setting.name).map { String(cString: $0) } == $0 } ?? true
+        }
+        if !applied {
+            _ = PQsetClientEncoding(c, "UTF8")
+            let sql = Self.sessionSettings.filter { $0.name != "client_encoding" }.map { "SET \($0.name) = '\($0.value)'" }
+            PQclear(PQexec(c, sql.joined(separator: "; ")))
+        }
+    }
+
+    /// The session settings this layer's text parsers rely on: UTF-8, ISO dates in UTC.
+    ///
+    /// They travel in the startup packet (libpq's `client_encoding` and `options` keywords), which costs
+    /// no round trip. `reported` is the value the server reports when it applied the setting (nil: not reported).
+    private static let sessionSettings: [(name: String, value: String, reported: String?)] = [
+        ("client_encoding", "UTF8", "UTF8"),
+        ("DateStyle", "ISO, YMD", "ISO, YMD"),
+        ("TimeZone", "UTC", "UTC"),
+        ("IntervalStyle", "iso_8601", "iso_8601"),
+        ("client_min_messages", "warning", nil),
+    ]
+
+    private static func connect(_ info: String, applicationName: String, options: String?) -> OpaquePointer? {
+        // Expand the dbname so that URLs and keyword strings both work, and set the application name
+        // without overriding one the user gave. Keywords after dbname override the connection string's.
+        var keywords = ["dbname", "fallback_application_name"]
+        var values = [info, applicationName]
+        if let options {
+            keywords += ["client_encoding", "options"]
+            values += ["UTF8", options]
+        }
+        return withCStrings(keywords) { kw in
+            withCStrings(values) { vals in
+                PQconnectdbParams(kw, vals, 1)
+            }
+        }
+    }
+
+    /// The `options` startup parameter: the user's own (from the connection string, else `PGOPTIONS`)
+    /// followed by the session settings, so that ours win, as the SET statements they replace did.
+    ///
+    /// - Returns: nil when a service file may supply options, which libpq reads only while connecting:
+    ///   then the settings are set with SET after connecting, leaving the user's options untouched.
+    static func startupOptions(conninfo: String) -> String? {
+        var given: String?
+        var service = getenv("PGSERVICE").map { String(cString: $0) }
+        // libpq's rule for a connection string rather than a bare database name.
+        if conninfo.hasPrefix("postgresql://") || conninfo.hasPrefix("postgres://") || conninfo.contains("=") {
+            // A malformed string: libpq reports it when connecting.
+            guard let parsed = PQconninfoParse(conninfo, nil) else { return nil }
+            defer { PQconninfoFree(parsed) }
+            var option = parsed
+            while let keyword = option.pointee.keyword {
+                let value = option.pointee.val.map { String(cString: $0) }
+                switch String(cString: keyword) {
+                case "options": given = value
+                case "service": if value?.isEmpty == false { service = value }
+                default: break
+                }
+                option += 1
+            }
+        }
+        if given?.isEmpty ?? true {
+            if let service, !service.isEmpty { return nil }
+            given = getenv("PGOPTIONS").map { String(cString: $0) }
+        }
+        // Spaces separate options; a backslash escapes one inside a value.
+        let ours = sessionSettings.filter { $0.name != "client_encoding" }.map {
+            "-c \($0.name)=" + $0.value.split(separator: " ", omittingEmptySubsequences: false).joined(separator: "\\ ")
+        }
+        return ([given ?? ""].filter { !$0.isEmpty } + ours).joined(separator: " ")
     }
 
     deinit {

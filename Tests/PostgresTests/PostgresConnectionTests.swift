@@ -61,6 +61,37 @@ struct PostgresConnectionTests {
         #expect(try db.query("SELECT current_database() AS d").first?.decode("d", as: String.self) == database.name)
     }
 
+    @Test func sessionSettingsApplyAndTheUsersOwnStartupOptionsAreKept() throws {
+        // Given
+        let database = try TestDatabase(migrated: false)
+        let serviceFile = FileManager.default.temporaryDirectory.appendingPathComponent("muster-pg-service-\(UUID())")
+        try Data("[muster_test]\ndbname=\(database.name)\noptions=-c work_mem=9MB -c TimeZone=Asia/Tokyo\n".utf8).write(to: serviceFile)
+        defer { try? FileManager.default.removeItem(at: serviceFile) }
+        setenv("PGSERVICEFILE", serviceFile.path, 1)
+        defer { unsetenv("PGSERVICEFILE") }
+        let query = """
+            SELECT current_setting('DateStyle') AS date_style, current_setting('TimeZone') AS time_zone,
+                   current_setting('IntervalStyle') AS interval_style, current_setting('client_min_messages') AS messages,
+                   current_setting('client_encoding') AS encoding, current_setting('work_mem') AS work_mem
+            """
+
+        // When: options in the connection string (sent in the startup packet), and in a service file
+        // (which libpq reads only while connecting, so the settings follow as SET statements)
+        for (conninfo, workMem) in [("\(database.conninfo) options='-c work_mem=8MB -c TimeZone=Europe/Paris'", "8MB"),
+                                    ("service=muster_test", "9MB")] {
+            let db = try PostgresConnection(conninfo: conninfo)
+            let row = try #require(try db.query(PostgresQuery(sql: query)).first)
+
+            // Then: this layer's settings win, the user's others stay
+            #expect(try row.decode("date_style", as: String.self) == "ISO, YMD")
+            #expect(try row.decode("time_zone", as: String.self) == "UTC")
+            #expect(try row.decode("interval_style", as: String.self) == "iso_8601")
+            #expect(try row.decode("messages", as: String.self) == "warning")
+            #expect(try row.decode("encoding", as: String.self) == "UTF8")
+            #expect(try row.decode("work_mem", as: String.self) == workMem, "\(conninfo)")
+        }
+    }
+
     @Test func transactionRollsBackWhenTheBodyThrows() throws {
         let database = try TestDatabase(migrated: false)
         let db = try database.connect()
