@@ -9,7 +9,8 @@ public struct Migrator: Sendable {
         public let version: Int
         public let name: String
         public let sql: String
-        public let checksum: String
+        /// SHA-256 of the file's text, computed when asked: checking for pending files needs only the versions.
+        public var checksum: String { SHA256.hex(Data(sql.utf8)) }
     }
 
     public let migrations: [Migration]
@@ -28,7 +29,7 @@ public struct Migrator: Sendable {
                 throw MigrationError("two schema files share migration number \(number)")
             }
             let sql = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
-            list.append(Migration(version: number, name: String(name.dropLast(4)), sql: sql, checksum: SHA256.hex(Data(sql.utf8))))
+            list.append(Migration(version: number, name: String(name.dropLast(4)), sql: sql))
         }
         guard !list.isEmpty else { throw MigrationError("no schema files in \(directory.path)") }
         migrations = list
@@ -65,6 +66,10 @@ public struct Migrator: Sendable {
     /// - Returns: the migrations applied by this call (empty when the database was up to date).
     @discardableResult
     public func migrate(_ db: PostgresConnection) throws -> [Migration] {
+        // Nearly always every file is applied already: one query settles that, without DDL or the lock.
+        if let applied = try appliedChecksumsIfPresent(db), migrations.allSatisfy({ applied[$0.version] == $0.checksum }) {
+            return []
+        }
         try db.execute("""
             CREATE SCHEMA IF NOT EXISTS muster_meta;
             CREATE TABLE IF NOT EXISTS muster_meta.migrations (
@@ -95,12 +100,21 @@ public struct Migrator: Sendable {
         return done
     }
 
-    /// Migrations not yet applied to `db`.
+    /// Migrations not yet applied to `db`. Call it outside a transaction: on a database without the
+    /// migrations table its one query fails, which settles the answer but would abort a transaction.
     public func pending(_ db: PostgresConnection) throws -> [Migration] {
-        let exists = try db.query("SELECT to_regclass('muster_meta.migrations') IS NOT NULL AS present")
-        guard try exists.first?.decode("present", as: Bool.self) == true else { return migrations }
-        let applied = try appliedChecksums(db)
+        guard let applied = try appliedChecksumsIfPresent(db) else { return migrations }
         return migrations.filter { applied[$0.version] == nil }
+    }
+
+    /// The applied migrations' checksums, or nil when the database has no migrations table yet: told by
+    /// the error's SQLSTATE (undefined table or schema), which saves asking first on every command.
+    private func appliedChecksumsIfPresent(_ db: PostgresConnection) throws -> [Int: String]? {
+        do {
+            return try appliedChecksums(db)
+        } catch let error as PostgresError where error.sqlState == "42P01" || error.sqlState == "3F000" {
+            return nil
+        }
     }
 
     private func appliedChecksums(_ db: PostgresConnection) throws -> [Int: String] {

@@ -10,11 +10,13 @@ struct MigrationTests {
         let database = try TestDatabase(migrated: false)
         let db = try database.connect()
         let migrator = try Migrator(directory: Migrator.locateSchemaDirectory())
+        let pendingBefore = try migrator.pending(db)
 
         let first = try migrator.migrate(db)
         let second = try migrator.migrate(db)
         let recorded = try db.query("SELECT version FROM muster_meta.migrations ORDER BY version").map { try $0.decode("version", as: Int.self) }
 
+        #expect(pendingBefore.map(\.version) == migrator.migrations.map(\.version))
         #expect(first.map(\.version) == migrator.migrations.map(\.version))
         #expect(second.isEmpty)
         #expect(recorded == migrator.migrations.map(\.version))
