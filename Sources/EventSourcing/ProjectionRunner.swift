@@ -57,13 +57,22 @@ public final class ProjectionRunner {
     public func catchUp() throws -> [String: Int] {
         try validate()
         var applied: [String: Int] = [:]
-        let ready = try upToDate()
-        for p in projections {
-            // Nothing to apply and the live schema is current: no lock, no transaction.
-            if ready.contains(p.name) {
-                applied[p.name] = 0
-                continue
-            }
+        let states = try liveStates()
+        // Current, with nothing to apply: no lock, no transaction.
+        for p in projections where states[p.name] == .upToDate { applied[p.name] = 0 }
+        // Current, with events to apply: all of them together, one transaction per round of batches.
+        let ready = projections.filter { states[$0.name] == .behind }
+        let held = try tryWorkerLocks(ready.map(\.name))
+        do {
+            let together = try applyTogether(ready.filter { held.contains($0.name) })
+            applied.merge(together) { $1 }
+        } catch {
+            releaseWorkerLocks(held)
+            throw error
+        }
+        releaseWorkerLocks(held)
+        // Missing, of another version, or held by another worker: one at a time, waiting or failing per `whenBusy`.
+        for p in projections where applied[p.name] == nil {
             guard try acquireWorkerLock(p.name, until: { false }) else { continue }
             defer { releaseWorkerLock(p.name) }
             let built = try ensureLive(p)
@@ -72,11 +81,22 @@ public final class ProjectionRunner {
         return applied
     }
 
-    /// The projections whose live schema exists at their version and which have no visible event after
-    /// their checkpoint: one query for all of them.
-    private func upToDate() throws -> Set<String> {
+    /// Where a projection's live schema stands, as `liveStates` tells it.
+    enum LiveState: Equatable {
+        /// Its schema and checkpoint exist, at its version, and no visible event follows the checkpoint.
+        case upToDate
+        /// Its schema and checkpoint exist, at its version, and visible events follow the checkpoint.
+        case behind
+    }
+
+    /// Every projection's state, in one query; a projection missing from the answer has no live schema at
+    /// its version, or no checkpoint.
+    private func liveStates() throws -> [String: LiveState] {
         var q: PostgresQuery = """
-            SELECT n.name FROM (VALUES
+            SELECT n.name, EXISTS (SELECT FROM event_store.events e
+                                    WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
+                                      AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())) AS behind
+              FROM (VALUES
             """
         for (i, p) in projections.enumerated() {
             q.append(i == 0 ? "(" : ", (")
@@ -86,11 +106,100 @@ public final class ProjectionRunner {
             ) AS n(name, schema, comment)
               JOIN projection_meta.checkpoints c ON c.name = n.name
               JOIN pg_namespace s ON s.nspname = n.schema AND obj_description(s.oid, 'pg_namespace') = n.comment
-             WHERE NOT EXISTS (SELECT FROM event_store.events e
-                                WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
-                                  AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
             """)
+        var out: [String: LiveState] = [:]
+        for row in try db.query(q) {
+            out[try row.decode("name", as: String.self)] = try row.decode("behind", as: Bool.self) ? .behind : .upToDate
+        }
+        return out
+    }
+
+    /// Takes the worker locks of `names` that are free, in one query.
+    /// - Returns: the names whose lock this session now holds.
+    private func tryWorkerLocks(_ names: [String]) throws -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        var q: PostgresQuery = "SELECT n.name FROM (VALUES "
+        for (i, name) in names.enumerated() { q.append(i == 0 ? "(\(name)::text)" : ", (\(name)::text)") }
+        q.append(") AS n(name) WHERE pg_try_advisory_lock(\(Self.workerLockSpace), hashtext(n.name))")
         return Set(try db.query(q).map { try $0.decode("name", as: String.self) })
+    }
+
+    private func releaseWorkerLocks(_ names: Set<String>) {
+        guard !names.isEmpty else { return }
+        var q: PostgresQuery = "SELECT pg_advisory_unlock(\(Self.workerLockSpace), hashtext(n.name)) FROM (VALUES "
+        for (i, name) in names.sorted().enumerated() { q.append(i == 0 ? "(\(name)::text)" : ", (\(name)::text)") }
+        q.append(") AS n(name)")
+        _ = try? db.query(q)
+    }
+
+    /// Applies the events after each projection's checkpoint to all of `group` (live, current, their worker
+    /// locks held), in rounds: each round is one transaction that applies the next batch of every projection
+    /// still behind and moves all their checkpoints. The batch of projections at the same checkpoint is
+    /// looked up once. A few round trips for all of them instead of a transaction each: what a command's
+    /// catch-up needs.
+    private func applyTogether(_ group: [any Projection]) throws -> [String: Int] {
+        var applied: [String: Int] = [:]
+        var active = group
+        while !active.isEmpty {
+            let counts = try db.transaction { () throws -> [String: Int] in
+                var names: PostgresQuery = "(VALUES "
+                for (i, p) in active.enumerated() { names.append(i == 0 ? "(\(p.name)::text)" : ", (\(p.name)::text)") }
+                names.append(") AS n(name)")
+                // Shared swap locks, in name order, as each live batch takes its own; then the checkpoints.
+                var locks: PostgresQuery = "SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(n.name)) FROM "
+                locks.append(names)
+                _ = try db.query(locks)
+                var read: PostgresQuery = """
+                    SELECT c.name, c.transaction_id::text AS transaction_id, c.position FROM projection_meta.checkpoints c
+                     WHERE c.name IN (SELECT n.name FROM
+                    """
+                read.append(names)
+                read.append(") FOR UPDATE OF c")
+                var checkpoints: [String: Checkpoint] = [:]
+                for row in try db.query(read) {
+                    checkpoints[try row.decode("name")] = Checkpoint(transactionID: try row.decode("transaction_id"), position: try row.decode("position"))
+                }
+                var batches: [Checkpoint: EventBatch?] = [:]
+                var moved: [(name: String, batch: EventBatch)] = []
+                for p in active {
+                    guard let checkpoint = checkpoints[p.name] else {
+                        throw ProjectionError.inconsistent(p.name, "its checkpoint row disappeared while running; run it again to re-create it")
+                    }
+                    let batch: EventBatch?
+                    if let known = batches[checkpoint] {
+                        batch = known
+                    } else {
+                        batch = try nextBatch(after: checkpoint)
+                        batches[checkpoint] = batch
+                    }
+                    guard let batch else { continue }
+                    do {
+                        try p.apply(batch, in: Self.liveSchema(p.name), db)
+                    } catch {
+                        throw ProjectionError.applyFailed(p.name, batch: batch, error: error)
+                    }
+                    moved.append((p.name, batch))
+                }
+                guard !moved.isEmpty else { return [:] }
+                var update: PostgresQuery = """
+                    UPDATE projection_meta.checkpoints c
+                       SET transaction_id = m.transaction_id::xid8, position = m.position,
+                           events_processed = c.events_processed + m.count, updated_at = now()
+                      FROM (VALUES
+                    """
+                for (i, m) in moved.enumerated() {
+                    update.append(i == 0 ? "(" : ", (")
+                    update.append("\(m.name)::text, \(String(m.batch.through.transactionID))::text, \(m.batch.through.position)::bigint, \(m.batch.count)::bigint)")
+                }
+                update.append(") AS m(name, transaction_id, position, count) WHERE c.name = m.name")
+                _ = try db.query(update)
+                return Dictionary(uniqueKeysWithValues: moved.map { ($0.name, $0.batch.count) })
+            }
+            for p in active { applied[p.name, default: 0] += counts[p.name] ?? 0 }
+            active = active.filter { (counts[$0.name] ?? 0) >= batchSize }
+        }
+        for (name, n) in applied where n > 0 { log("\(name): applied \(n) event(s)") }
+        return applied
     }
 
     /// What a projection's schema is marked with: its name and version. A live schema marked otherwise
@@ -134,8 +243,8 @@ public final class ProjectionRunner {
         var retry = 0.05
         while !finished() {
             // One query tells which projections have anything to apply; only those open a transaction.
-            let ready = try upToDate()
-            for p in projections where !finished() && !ready.contains(p.name) {
+            let states = try liveStates()
+            for p in projections where !finished() && states[p.name] != .upToDate {
                 _ = try drain(p, until: finished)
             }
             if finished() { return }
