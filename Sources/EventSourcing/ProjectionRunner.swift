@@ -21,6 +21,8 @@ public final class ProjectionRunner {
     public var swapLockTimeout: Double = 5
     /// Progress messages for humans (one line each); ignored by default.
     public var log: (String) -> Void = { _ in }
+    /// Batch bounds shared with runners of other projections on other connections (see `BatchBounds`).
+    public var sharedBounds: BatchBounds?
 
     static let workerLockSpace: Int32 = 0x6D75_0001
     static let swapLockSpace: Int32 = 0x6D75_0002
@@ -313,6 +315,14 @@ public final class ProjectionRunner {
     ///
     /// Reads positions only (an index-only scan); the projection reads the events it needs itself.
     private func nextBatch(after checkpoint: Checkpoint, bound: Checkpoint? = nil, asOf: AsOf? = nil) throws -> EventBatch? {
+        let shareable = bound == nil && asOf == nil
+        if shareable, let known = sharedBounds?.batch(after: checkpoint, size: batchSize) { return known }
+        let batch = try readNextBatch(after: checkpoint, bound: bound, asOf: asOf)
+        if shareable, let batch { sharedBounds?.record(batch, size: batchSize) }
+        return batch
+    }
+
+    private func readNextBatch(after checkpoint: Checkpoint, bound: Checkpoint?, asOf: AsOf?) throws -> EventBatch? {
         var q: PostgresQuery = """
             WITH b AS (
                 SELECT e.transaction_id, e.position FROM event_store.events e
@@ -763,3 +773,25 @@ public final class ProjectionRunner {
 
 @available(*, unavailable)
 extension ProjectionRunner: Sendable {}
+
+/// The bounds of full batches, found once and shared by runners that read the same log from the same
+/// checkpoints, typically several projections built at once on several connections.
+///
+/// Only full batches are kept: every event up to a full batch's last one lies below the snapshot horizon
+/// of whoever found it, so the batch after the same checkpoint is the same for anyone reading later. A
+/// shorter batch could grow as transactions finish, and is found again by each reader.
+public final class BatchBounds: @unchecked Sendable {
+    private let lock = NSLock()
+    private var batches: [Checkpoint: EventBatch] = [:]
+
+    public init() {}
+
+    func batch(after checkpoint: Checkpoint, size: Int) -> EventBatch? {
+        lock.withLock { batches[checkpoint].flatMap { $0.count == size ? $0 : nil } }
+    }
+
+    func record(_ batch: EventBatch, size: Int) {
+        guard batch.count == size, batch.asOf == nil else { return }
+        lock.withLock { batches[batch.after] = batch }
+    }
+}

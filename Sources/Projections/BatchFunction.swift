@@ -50,19 +50,8 @@ enum BatchFunction {
             "        WHEN \(c.types.map(literal).joined(separator: ", ")) THEN\n"
                 + c.sql.replacingOccurrences(of: "{s}.", with: "")
         }.joined(separator: "\n")
-        try db.execute("""
-            CREATE FUNCTION \(schema).apply_events(after_tx xid8, after_pos bigint, through_tx xid8, through_pos bigint,
-                                                  max_time timestamptz, max_pos bigint) RETURNS bigint
-            LANGUAGE plpgsql
-            AS $fn$
-            DECLARE
-                e record;
-                p jsonb;
-                v_status text;
-                n bigint := 0;
-                \(declarations)
-            BEGIN
-                \(preludeSQL)
+        // No cases: the prelude does all the work, and the batch is not scanned a second time.
+        let loop = cases.isEmpty ? "" : """
                 FOR e IN
                     SELECT ev.position, ev.event_type, \(upcastPayload) AS payload, ev.metadata, ev.recorded_at
                       FROM event_store.events ev
@@ -77,6 +66,21 @@ enum BatchFunction {
                     END CASE;
                     n := n + 1;
                 END LOOP;
+            """
+        try db.execute("""
+            CREATE FUNCTION \(schema).apply_events(after_tx xid8, after_pos bigint, through_tx xid8, through_pos bigint,
+                                                  max_time timestamptz, max_pos bigint) RETURNS bigint
+            LANGUAGE plpgsql
+            AS $fn$
+            DECLARE
+                e record;
+                p jsonb;
+                v_status text;
+                n bigint := 0;
+                \(declarations)
+            BEGIN
+                \(preludeSQL)
+                \(loop)
                 RETURN n;
             END
             $fn$;

@@ -8,6 +8,8 @@ public import Postgres
 /// it on one connection while the current reports are written on another.
 public struct ReadinessHistoryProjection: ReportingProjection {
     public let name = "readiness_history"
+    /// 2: the units' nations are written set-based (the same rows as version 1's loop).
+    public let version = 2
 
     public init() {}
 
@@ -21,14 +23,15 @@ public struct ReadinessHistoryProjection: ReportingProjection {
                 personnel smallint, supplies smallint, equipment smallint, training smallint, remark text);
             CREATE INDEX ON \(schema).history (unit, as_of);
             """)
-        try BatchFunction.create(in: schema, cases: Self.cases, prelude: Self.prelude, db)
+        try BatchFunction.create(in: schema, cases: [], prelude: Self.prelude, db)
     }
 
     public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
         try BatchFunction.apply(batch, in: schema, db)
     }
 
-    /// The batch's readiness events, one INSERT.
+    /// The batch's readiness events, one INSERT; the units' nations, one upsert (the last registration of a
+    /// unit in the batch wins, as it would event by event).
     static var prelude: String {
         let ratings = "(r.p -> 'ratings' ->> 'personnel')::smallint, (r.p -> 'ratings' ->> 'supplies')::smallint, (r.p -> 'ratings' ->> 'equipment')::smallint, (r.p -> 'ratings' ->> 'training')::smallint"
         return """
@@ -39,17 +42,12 @@ public struct ReadinessHistoryProjection: ReportingProjection {
                    CASE r.event_type WHEN 'ReadinessReported' THEN r.metadata ->> 'reason' WHEN 'ReadinessOverridden' THEN r.p ->> 'remark' ELSE r.p ->> 'reason' END
               FROM (SELECT ev.position, ev.event_type, ev.metadata, {payload} AS p FROM event_store.events ev
                      WHERE {batch} AND ev.event_type IN ('ReadinessReported', 'ReadinessOverridden', 'ReadinessCorrected')) r;
+            INSERT INTO {s}.units
+            SELECT DISTINCT ON (ev.payload ->> 'unit') ev.payload ->> 'unit', ev.payload ->> 'nation' FROM event_store.events ev
+             WHERE {batch} AND ev.event_type = 'UnitRegistered'
+             ORDER BY ev.payload ->> 'unit', ev.transaction_id DESC, ev.position DESC
+            ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation;
             """
-    }
-
-    /// The unit's nation, for the view.
-    static var cases: [BatchFunction.Case] {
-        [
-            BatchFunction.Case("UnitRegistered", sql: """
-                    INSERT INTO {s}.units VALUES (p ->> 'unit', p ->> 'nation')
-                    ON CONFLICT (unit) DO UPDATE SET nation = excluded.nation;
-                """),
-        ]
     }
 
     public var views: [ReportingView] {

@@ -212,6 +212,8 @@ enum ParallelProjections {
         private var counts: [String: Int64] = [:]
         private var failure: (any Error)?
         private let projections = ReadModels.all
+        /// Every read model reads the same batches of the log: each batch's bounds are looked up once.
+        private let bounds = BatchBounds()
         private let work: (ProjectionRunner) throws -> [String: Int64]
 
         init(_ work: @escaping (ProjectionRunner) throws -> [String: Int64]) { self.work = work }
@@ -219,7 +221,9 @@ enum ParallelProjections {
         func drain(_ worker: Worker) {
             while let p = take() {
                 do {
-                    let out = try work(ProjectionRunner(worker.db, projections: [p], whenBusy: .wait))
+                    let runner = ProjectionRunner(worker.db, projections: [p], whenBusy: .wait)
+                    runner.sharedBounds = bounds
+                    let out = try work(runner)
                     lock.withLock { counts.merge(out) { $1 } }
                 } catch {
                     lock.withLock { if failure == nil { failure = error } }
