@@ -786,6 +786,9 @@ public final class BatchBounds: @unchecked Sendable {
 
     public init() {}
 
+    /// How many batches' bounds it holds.
+    public var count: Int { lock.withLock { batches.count } }
+
     func batch(after checkpoint: Checkpoint, size: Int) -> EventBatch? {
         lock.withLock { batches[checkpoint].flatMap { $0.count == size ? $0 : nil } }
     }

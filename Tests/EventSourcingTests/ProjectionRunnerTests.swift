@@ -135,6 +135,34 @@ struct ProjectionRunnerTests {
         #expect(try v2.status().first?.generation == 2)
     }
 
+    @Test func projectionsBuiltWithSharedBatchBoundsEqualProjectionsBuiltAlone() throws {
+        // Given 22 events, read in batches of 4 (5 full batches and a short one)
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        for i in 0..<5 {
+            try store.append([StreamAppend(stream: "unit-s\(i)", expected: .noStream, events: events(4 + i % 2))])
+        }
+        let bounds = BatchBounds()
+
+        // When two projections are built one after the other on two connections, sharing the bounds
+        let first = ProjectionRunner(try database.connect(), projections: [StreamCounts()], batchSize: 4)
+        first.sharedBounds = bounds
+        #expect(try first.catchUp() == ["stream_counts": 22])
+        #expect(bounds.count == 5)
+        let second = ProjectionRunner(try database.connect(), projections: [StreamCounts(name: "stream_counts_b", weight: 2)], batchSize: 4)
+        second.sharedBounds = bounds
+        #expect(try second.catchUp() == ["stream_counts_b": 22])
+
+        // Then both hold every event once, and each equals a fresh rebuild.
+        let b = try db.query("SELECT count(*) AS streams, sum(events) AS events FROM rm_stream_counts_b.counts").first
+        #expect(try b?.decode("streams", as: Int64.self) == 5)
+        #expect(try b?.decode("events", as: Int64.self) == 44)
+        #expect(try totals(db) == "5/22")
+        #expect(try first.compareWithRebuild("stream_counts") == [])
+        #expect(try second.compareWithRebuild("stream_counts_b") == [])
+    }
+
     @Test func anAppendNotifiesNobodyAndNotifyAppendedNamesTheCategoriesOnce() throws {
         let database = try TestDatabase()
         let listener = try database.connect()
