@@ -4,7 +4,7 @@ import Postgres
 import TestSupport
 import Testing
 
-/// The set-based append (schema/0004, with 0005 and 0006 on top) against the row-by-row definition of schema/0001, and
+/// The set-based append (schema/0004, as 0005 amends it) against the row-by-row definition of schema/0001, and
 /// the request the client builds.
 @Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
 struct SetBasedAppendTests {
