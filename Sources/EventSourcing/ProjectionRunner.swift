@@ -120,17 +120,24 @@ public final class ProjectionRunner {
     /// - Returns: the names whose lock this session now holds.
     private func tryWorkerLocks(_ names: [String]) throws -> Set<String> {
         guard !names.isEmpty else { return [] }
-        var q: PostgresQuery = "SELECT n.name FROM (VALUES "
-        for (i, name) in names.enumerated() { q.append(i == 0 ? "(\(name)::text)" : ", (\(name)::text)") }
-        q.append(") AS n(name) WHERE pg_try_advisory_lock(\(Self.workerLockSpace), hashtext(n.name))")
+        var q: PostgresQuery = "SELECT n.name FROM "
+        q.append(Self.nameList(names))
+        q.append(" WHERE pg_try_advisory_lock(\(Self.workerLockSpace), hashtext(n.name))")
         return Set(try db.query(q).map { try $0.decode("name", as: String.self) })
+    }
+
+    /// `(VALUES ($1::text), …) AS n(name)`: projection names as a relation, bound as parameters.
+    private static func nameList(_ names: [String]) -> PostgresQuery {
+        var q: PostgresQuery = "(VALUES "
+        for (i, name) in names.enumerated() { q.append(i == 0 ? "(\(name)::text)" : ", (\(name)::text)") }
+        q.append(") AS n(name)")
+        return q
     }
 
     private func releaseWorkerLocks(_ names: Set<String>) {
         guard !names.isEmpty else { return }
-        var q: PostgresQuery = "SELECT pg_advisory_unlock(\(Self.workerLockSpace), hashtext(n.name)) FROM (VALUES "
-        for (i, name) in names.sorted().enumerated() { q.append(i == 0 ? "(\(name)::text)" : ", (\(name)::text)") }
-        q.append(") AS n(name)")
+        var q: PostgresQuery = "SELECT pg_advisory_unlock(\(Self.workerLockSpace), hashtext(n.name)) FROM "
+        q.append(Self.nameList(names.sorted()))
         _ = try? db.query(q)
     }
 
@@ -144,9 +151,7 @@ public final class ProjectionRunner {
         var active = group
         while !active.isEmpty {
             let counts = try db.transaction { () throws -> [String: Int] in
-                var names: PostgresQuery = "(VALUES "
-                for (i, p) in active.enumerated() { names.append(i == 0 ? "(\(p.name)::text)" : ", (\(p.name)::text)") }
-                names.append(") AS n(name)")
+                let names = Self.nameList(active.map(\.name))
                 // Shared swap locks, in name order, as each live batch takes its own; then the checkpoints.
                 var locks: PostgresQuery = "SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(n.name)) FROM "
                 locks.append(names)

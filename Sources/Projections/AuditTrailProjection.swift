@@ -28,12 +28,7 @@ public struct AuditTrailProjection: ReportingProjection {
 
     /// Moves the mark to the batch's last event (and its as-of cut, the same for every batch of a build).
     public func apply(_ batch: EventBatch, in s: String, _ db: PostgresConnection) throws {
-        var maxTime = "NULL", maxPosition = "NULL"
-        switch batch.asOf {
-        case nil: break
-        case .time(let t): maxTime = "'\(PostgresTimestamp.format(t))'::timestamptz"
-        case .position(let p): maxPosition = String(p)
-        }
+        let (maxTime, maxPosition) = BatchFunction.cut(batch)
         try db.execute("""
             UPDATE \(s).applied SET transaction_id = '\(batch.through.transactionID)'::xid8, position = \(batch.through.position),
                    max_recorded_at = \(maxTime), max_position = \(maxPosition)

@@ -90,13 +90,7 @@ enum BatchFunction {
 
     /// Applies `batch` with the function `create` made in `schema`.
     static func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        var maxTime: String = "NULL"
-        var maxPosition: String = "NULL"
-        switch batch.asOf {
-        case nil: break
-        case .time(let t): maxTime = "'\(PostgresTimestamp.format(t))'"
-        case .position(let p): maxPosition = String(p)
-        }
+        let (maxTime, maxPosition) = cut(batch)
         // SET LOCAL: only for this transaction; RESET afterwards for the rest of it.
         try db.execute("""
             SET LOCAL search_path = \(schema), pg_catalog;
@@ -107,6 +101,16 @@ enum BatchFunction {
     }
 
     /// The payload of `ev` in its current schema version, as `PlanningEvent.upcast` makes it.
+    /// The batch's as-of cut as SQL literals: the latest recorded time (`timestamptz`) and the highest
+    /// position, each `NULL` when the batch has no such cut.
+    static func cut(_ batch: EventBatch) -> (maxTime: String, maxPosition: String) {
+        switch batch.asOf {
+        case nil: return ("NULL", "NULL")
+        case .time(let t): return ("'\(PostgresTimestamp.format(t))'::timestamptz", "NULL")
+        case .position(let p): return ("NULL", String(p))
+        }
+    }
+
     static let upcastPayload = """
         CASE WHEN ev.schema_version > 1 THEN ev.payload
              -- v1: {"unit", "asOf", "level"}: one overall C-level, no area ratings.
