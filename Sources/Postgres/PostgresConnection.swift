@@ -29,10 +29,11 @@ public final class PostgresConnection {
             settingsSent = false
         }
         self.conn = c
-        self.target = Self.describe(c)
+        // A malformed string can put part of the password where the host or port go: never say it.
+        self.target = ConnectionSecrets.redact(Self.describe(c), conninfo: info)
         guard let c, PQstatus(c) == CONNECTION_OK else {
             let message = c.map { String(cString: PQerrorMessage($0)).trimmingWhitespace } ?? "out of memory"
-            throw .connectionFailed(target: target, message: message)
+            throw .connectionFailed(target: target, message: ConnectionSecrets.redact(message, conninfo: info))
         }
         // The server reports these settings as a session starts: a pooler may have dropped the startup options.
         let applied = settingsSent && Self.sessionSettings.allSatisfy { setting in

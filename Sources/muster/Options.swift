@@ -133,8 +133,9 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((Secrets.redact(text) + "\n").utf8))
 }
 
-/// Passwords given in a connection string. libpq quotes parts of a malformed one in its errors
-/// (`invalid percent-encoded token: "…"`, a whole URI with an unmatched `[`); they never reach the output.
+/// The passwords this process was given, kept out of everything it prints. `PostgresConnection` already
+/// cuts its own connection string's password out of its errors (`ConnectionSecrets`); this also covers
+/// whole connection strings, `PGPASSWORD`, and messages from anywhere else.
 enum Secrets {
     /// The connection strings this process was given: `--database` (either form) and `DATABASE_URL`.
     static var connectionStrings: [String] {
@@ -148,48 +149,11 @@ enum Secrets {
         return found
     }
 
-    /// The password in a libpq keyword string (`password=…`, quoted or not) or URL (`user:password@`, `?password=`),
-    /// raw and percent-decoded.
-    static func passwords(in conninfo: String) -> [String] {
-        var found: [String] = []
-        if conninfo.hasPrefix("postgres://") || conninfo.hasPrefix("postgresql://") {
-            // user:password@ ends at the last '@' (a password may hold an unencoded '/' or '?').
-            let rest = conninfo.drop { $0 != "/" }.dropFirst(2)
-            if let at = rest.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
-                found.append(String(rest[rest.index(after: colon)..<at]))
-                // libpq ends the authority at the first '/' or '?' and then reads the password's start as a port.
-                let authority = rest.prefix { $0 != "/" && $0 != "?" }
-                if !authority.contains("@"), let misread = authority.firstIndex(of: ":") {
-                    found.append(String(authority[authority.index(after: misread)...]))
-                }
-            }
-            if let query = conninfo.firstIndex(of: "?") {
-                for pair in conninfo[conninfo.index(after: query)...].split(separator: "&") where pair.hasPrefix("password=") {
-                    found.append(String(pair.dropFirst("password=".count)))
-                }
-            }
-        } else {
-            var rest = Substring(conninfo)
-            while let range = rest.range(of: "password") {
-                var value = rest[range.upperBound...].drop { $0 == " " }
-                rest = rest[range.upperBound...]
-                guard value.first == "=" else { continue }
-                value = value.dropFirst().drop { $0 == " " }
-                if value.first == "'" {
-                    found.append(String(value.dropFirst().prefix { $0 != "'" }))
-                } else {
-                    found.append(String(value.prefix { $0 != " " }))
-                }
-            }
-        }
-        return found.flatMap { [$0, $0.removingPercentEncoding ?? $0] }.filter { !$0.isEmpty }
-    }
-
     /// `text` with every connection string that holds a password, and every such password, replaced by `***`.
     static func redact(_ text: String) -> String {
         var out = text
-        var secrets = connectionStrings.filter { !passwords(in: $0).isEmpty }
-        secrets += connectionStrings.flatMap(passwords(in:))
+        var secrets = connectionStrings.filter { !ConnectionSecrets.passwords(in: $0).isEmpty }
+        secrets += connectionStrings.flatMap(ConnectionSecrets.passwords(in:))
         if let password = ProcessInfo.processInfo.environment["PGPASSWORD"], !password.isEmpty { secrets.append(password) }
         // Longest first, so a password inside a whole connection string goes with it.
         for secret in Set(secrets).sorted(by: { $0.count > $1.count }) where out.contains(secret) {

@@ -53,6 +53,24 @@ struct PostgresConnectionTests {
         #expect(error?.description.contains("hunter2") == false)
     }
 
+    @Test func malformedConnectionStringsNeverPutThePasswordInTheError() {
+        // libpq quotes parts of these in its message, or reads part of the password as a host or port.
+        let password = "Sup3r-s3cret_pw"
+        let strings = [
+            "postgresql://planner:\(password)%zz@127.0.0.1:1/muster",
+            "postgresql://planner:\(password)@[::1/muster",
+            "postgresql://planner:\(password)/x@[::1/muster",
+            "postgresql://planner:\(password)@127.0.0.1:notaport/muster",
+            "host=/nonexistent user=planner password='\(password)",
+            "host=/nonexistent port=5999 dbname=muster user=planner password=\(password) connect_timeout=2",
+        ]
+        for conninfo in strings {
+            let error = #expect(throws: PostgresError.self, "\(conninfo)") { _ = try PostgresConnection(conninfo: conninfo) }
+            let text = error.map { "\($0.description) \(String(reflecting: $0))" } ?? ""
+            #expect(!text.isEmpty && !text.contains(password) && !text.contains("s3cret"), "\(text)")
+        }
+    }
+
     @Test func acceptsPostgresURLs() throws {
         let database = try TestDatabase(migrated: false)
         let host = ProcessInfo.processInfo.environment["PGHOST"] ?? "/tmp"
