@@ -27,6 +27,15 @@ public protocol Projection {
     ///   - db: the runner's connection, inside its transaction.
     func createTables(in schema: String, _ db: PostgresConnection) throws
 
+    /// Creates the secondary indexes that applying batches does not use (none that an upsert's conflict
+    /// target or a lookup while applying needs). A build from the start of the log creates them once its
+    /// tables are loaded, which is faster than maintaining them row by row; otherwise they follow the tables.
+    ///
+    /// - Parameters:
+    ///   - schema: the schema holding the tables.
+    ///   - db: the runner's connection, inside its transaction.
+    func createIndexes(in schema: String, _ db: PostgresConnection) throws
+
     /// Applies a batch of events, in global order, to the tables in `schema`, inside the runner's transaction.
     ///
     /// Events of every category are in the batch; ignore those the projection does not use.
@@ -42,6 +51,9 @@ public protocol Projection {
 extension Projection {
     /// Version 1 unless a projection says otherwise.
     public var version: Int { 1 }
+
+    /// No deferred indexes by default.
+    public func createIndexes(in schema: String, _ db: PostgresConnection) throws {}
 
     /// No views by default.
     public func createViews(liveSchema: String, _ db: PostgresConnection) throws {}

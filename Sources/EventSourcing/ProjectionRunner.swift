@@ -216,9 +216,13 @@ public final class ProjectionRunner {
     }
 
     /// Creates `schema` with the projection's tables, marked with its version, inside the caller's transaction.
-    private func createSchema(_ p: any Projection, _ schema: String) throws {
+    ///
+    /// - Parameter deferIndexes: leave out the projection's deferred indexes (`createIndexes`), for a build
+    ///   that creates them after loading.
+    private func createSchema(_ p: any Projection, _ schema: String, deferIndexes: Bool = false) throws {
         try db.execute("CREATE SCHEMA \(schema); COMMENT ON SCHEMA \(schema) IS '\(Self.schemaComment(p))'")
         try p.createTables(in: schema, db)
+        if !deferIndexes { try p.createIndexes(in: schema, db) }
     }
 
     /// Runs as a long-lived worker: catches up, then applies new events as they arrive.
@@ -496,9 +500,10 @@ public final class ProjectionRunner {
         // A leftover from an interrupted rebuild is useless: its checkpoint was only in memory.
         try db.execute("DROP SCHEMA IF EXISTS \(next) CASCADE")
         // The tables are built UNLOGGED (no WAL for each row and index entry; a crash truncates them, and a
-        // crash ends the rebuild anyway) and made LOGGED, each in one pass, before the swap.
+        // crash ends the rebuild anyway) and without their deferred indexes; the indexes are built and the
+        // tables made LOGGED, each in one pass, before the swap.
         try db.transaction {
-            try createSchema(p, next)
+            try createSchema(p, next, deferIndexes: true)
             try setLogged(false, schema: next)
         }
         var built = Checkpoint.start
@@ -508,7 +513,10 @@ public final class ProjectionRunner {
             applied += Int64(n)
             if n < batchSize { break }
         }
-        try db.transaction { try setLogged(true, schema: next) }
+        try db.transaction {
+            try p.createIndexes(in: next, db)
+            try setLogged(true, schema: next)
+        }
         log("\(p.name): built \(applied) event(s) into \(next); swapping")
         var attempt = 0
         while true {

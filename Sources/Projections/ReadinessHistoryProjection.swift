@@ -21,9 +21,13 @@ public struct ReadinessHistoryProjection: ReportingProjection {
                 kind text NOT NULL CHECK (kind IN ('reported', 'overridden', 'corrected')),
                 c_level smallint NOT NULL CHECK (c_level BETWEEN 1 AND 5),
                 personnel smallint, supplies smallint, equipment smallint, training smallint, remark text);
-            CREATE INDEX ON \(schema).history (unit, as_of);
             """)
         try BatchFunction.create(in: schema, cases: [], prelude: Self.prelude, db)
+    }
+
+    /// For readers of one unit's history; applying never reads it.
+    public func createIndexes(in schema: String, _ db: PostgresConnection) throws {
+        try db.execute("CREATE INDEX ON \(schema).history (unit, as_of)")
     }
 
     public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {

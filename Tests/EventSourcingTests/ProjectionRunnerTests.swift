@@ -21,6 +21,10 @@ struct StreamCounts: EventByEventProjection {
         try db.execute("CREATE TABLE \(schema).counts (stream text PRIMARY KEY, events bigint NOT NULL, last_version bigint NOT NULL)")
     }
 
+    func createIndexes(in schema: String, _ db: PostgresConnection) throws {
+        try db.execute("CREATE INDEX counts_by_events ON \(schema).counts (events)")
+    }
+
     func apply(_ event: RecordedEvent, in schema: String, _ db: PostgresConnection) throws {
         if event.position == failAt { throw Crash(position: event.position) }
         try db.query("""
@@ -129,6 +133,9 @@ struct ProjectionRunnerTests {
         // And built UNLOGGED, it was made LOGGED before readers got it: a crash cannot empty it.
         #expect(try db.query("SELECT count(*) AS n FROM pg_class WHERE relnamespace = 'rm_stream_counts'::regnamespace AND relpersistence <> 'p'")
                 .first?.decode("n", as: Int64.self) == 0)
+        // And its deferred index, built after the load, is there.
+        #expect(try db.query("SELECT count(*) AS n FROM pg_indexes WHERE schemaname = 'rm_stream_counts' AND indexname = 'counts_by_events'")
+                .first?.decode("n", as: Int64.self) == 1)
         // And from then on it is caught up without another build.
         try store.append([StreamAppend(stream: "unit-a", expected: .exact(3), events: events(1))])
         #expect(try v2.catchUp() == ["stream_counts": 1])
