@@ -78,7 +78,7 @@ public final class ProjectionRunner {
             guard try acquireWorkerLock(p.name, until: { false }) else { continue }
             defer { releaseWorkerLock(p.name) }
             let built = try ensureLive(p)
-            applied[p.name] = built + (try drain(p))
+            applied[p.name] = built + (try applyTogether([p])[p.name] ?? 0)
         }
         return applied
     }
@@ -145,14 +145,17 @@ public final class ProjectionRunner {
     /// locks held), in rounds: each round is one transaction that applies the next batch of every projection
     /// still behind and moves all their checkpoints. The batch of projections at the same checkpoint is
     /// looked up once. A few round trips for all of them instead of a transaction each: what a command's
-    /// catch-up needs.
-    private func applyTogether(_ group: [any Projection]) throws -> [String: Int] {
+    /// catch-up needs. A group of one is how a worker drains a projection.
+    ///
+    /// - Parameter stop: checked after each round; true stops before the next.
+    private func applyTogether(_ group: [any Projection], until stop: () -> Bool = { false }) throws -> [String: Int] {
         var applied: [String: Int] = [:]
         var active = group
         while !active.isEmpty {
             let counts = try db.transaction { () throws -> [String: Int] in
                 let names = Self.nameList(active.map(\.name))
-                // Shared swap locks, in name order, as each live batch takes its own; then the checkpoints.
+                // Shared swap locks (a rebuild's swap takes them exclusive); then the checkpoints, read inside the
+                // transaction because a rebuild may have swapped in a newer generation and checkpoint.
                 var locks: PostgresQuery = "SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(n.name)) FROM "
                 locks.append(names)
                 _ = try db.query(locks)
@@ -203,7 +206,7 @@ public final class ProjectionRunner {
                 return Dictionary(uniqueKeysWithValues: moved.map { ($0.name, $0.batch.count) })
             }
             for p in active { applied[p.name, default: 0] += counts[p.name] ?? 0 }
-            active = active.filter { (counts[$0.name] ?? 0) >= batchSize }
+            active = stop() ? [] : active.filter { (counts[$0.name] ?? 0) >= batchSize }
         }
         for (name, n) in applied where n > 0 { log("\(name): applied \(n) event(s)") }
         return applied
@@ -256,7 +259,7 @@ public final class ProjectionRunner {
             // One query tells which projections have anything to apply; only those open a transaction.
             let states = try liveStates()
             for p in projections where !finished() && states[p.name] != .upToDate {
-                _ = try drain(p, until: finished)
+                _ = try applyTogether([p], until: finished)
             }
             if finished() { return }
             let waiting = try pendingBehindHorizon()
@@ -274,48 +277,6 @@ public final class ProjectionRunner {
                 if left <= 0 { break }
                 if !(try db.waitForNotifications(timeout: min(left, 0.1))).isEmpty { break }
             }
-        }
-    }
-
-    /// Applies batches until the projection has read every visible event.
-    private func drain(_ p: any Projection, until stop: () -> Bool = { false }) throws -> Int {
-        var total = 0
-        while true {
-            let n = try applyBatch(p)
-            total += n
-            if n < batchSize || stop() { break }
-        }
-        if total > 0 { log("\(p.name): applied \(total) event(s)") }
-        return total
-    }
-
-    /// One transaction: read the checkpoint, apply the next events, move the checkpoint.
-    private func applyBatch(_ p: any Projection) throws -> Int {
-        let schema = Self.liveSchema(p.name)
-        return try db.transaction {
-            try db.query("SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(\(p.name)))")
-            // Read inside the transaction: a rebuild may have swapped in a newer generation and checkpoint.
-            let rows = try db.query("""
-                SELECT transaction_id::text AS transaction_id, position FROM projection_meta.checkpoints
-                 WHERE name = \(p.name) FOR UPDATE
-                """)
-            guard let row = rows.first else {
-                throw ProjectionError.inconsistent(p.name, "its checkpoint row disappeared while running; run it again to re-create it")
-            }
-            let checkpoint = Checkpoint(transactionID: try row.decode("transaction_id"), position: try row.decode("position"))
-            guard let batch = try nextBatch(after: checkpoint) else { return 0 }
-            do {
-                try p.apply(batch, in: schema, db)
-            } catch {
-                throw ProjectionError.applyFailed(p.name, batch: batch, error: error)
-            }
-            try db.query("""
-                UPDATE projection_meta.checkpoints
-                   SET transaction_id = \(String(batch.through.transactionID))::xid8, position = \(batch.through.position),
-                       events_processed = events_processed + \(batch.count), updated_at = now()
-                 WHERE name = \(p.name)
-                """)
-            return batch.count
         }
     }
 
@@ -377,11 +338,18 @@ public final class ProjectionRunner {
         // version holds other tables: build it from the start of the log, as a rebuild does (in a fresh
         // schema, UNLOGGED until done, then swapped in with its checkpoint), which is also the fastest way
         // to apply a whole log.
+        return try holdingRebuildLock(p) {
+            if try present() { return 0 }
+            log("\(p.name): building \(schema) from the start of the log")
+            return Int(try rebuildOne(p))
+        }
+    }
+
+    /// Runs `body` holding the projection's rebuild lock (waiting or failing per `whenBusy`).
+    private func holdingRebuildLock<T>(_ p: any Projection, _ body: () throws -> T) throws -> T {
         _ = try acquire(Self.rebuildLockSpace, p.name, what: "being rebuilt", until: { false })
         defer { _ = try? db.query("SELECT pg_advisory_unlock(\(Self.rebuildLockSpace), hashtext(\(p.name)))") }
-        if try present() { return 0 }
-        log("\(p.name): building \(schema) from the start of the log")
-        return Int(try rebuildOne(p))
+        return try body()
     }
 
     private func grantRead(_ schema: String) throws {
@@ -486,9 +454,7 @@ public final class ProjectionRunner {
         let targets = try name.map { [try projection($0)] } ?? projections
         var out: [String: Int64] = [:]
         for p in targets {
-            _ = try acquire(Self.rebuildLockSpace, p.name, what: "being rebuilt", until: { false })
-            defer { _ = try? db.query("SELECT pg_advisory_unlock(\(Self.rebuildLockSpace), hashtext(\(p.name)))") }
-            out[p.name] = try rebuildOne(p)
+            out[p.name] = try holdingRebuildLock(p) { try rebuildOne(p) }
         }
         return out
     }
