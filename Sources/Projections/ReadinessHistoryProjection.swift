@@ -37,7 +37,7 @@ public struct ReadinessHistoryProjection: ReportingProjection {
     /// The batch's readiness events, one INSERT; the units' nations, one upsert (the last registration of a
     /// unit in the batch wins, as it would event by event).
     static var prelude: String {
-        let ratings = "(r.p -> 'ratings' ->> 'personnel')::smallint, (r.p -> 'ratings' ->> 'supplies')::smallint, (r.p -> 'ratings' ->> 'equipment')::smallint, (r.p -> 'ratings' ->> 'training')::smallint"
+        let ratings = ReadinessProjection.ratings("r.p")
         return """
             INSERT INTO {s}.history
             SELECT r.position, r.p ->> 'unit', (r.p ->> 'asOf')::date,
@@ -56,26 +56,26 @@ public struct ReadinessHistoryProjection: ReportingProjection {
 
     public var views: [ReportingView] {
         [
-        ReportingView("readiness_history",
-            "Every readiness event, oldest first: reports, commander's overrides and corrections. Nothing is ever removed: history is immutable.",
-            columns: [
-                ("unit", "Unit id."),
-                ("nation", "NATO trigraph of the unit's nation."),
-                ("as_of", "As-of date of the report the event concerns."),
-                ("c_level", "C-level the event states: reported or corrected (worst area), or overridden (the commander's level)."),
-                ("personnel", "P rating 1-4; NULL for overrides and reports upcast from schema 1."),
-                ("supplies", "S rating 1-4; NULL for overrides."),
-                ("equipment", "R rating 1-4; NULL for overrides."),
-                ("training", "T rating 1-4; NULL for overrides."),
-                ("kind", "reported, overridden or corrected."),
-                ("remark", "The reporter's reason (reported), the commander's remark (overridden) or the correction's reason (corrected)."),
-                ("position", "Log position of the event: orders the trend."),
-            ],
-            """
-            SELECT h.unit, u.nation, h.as_of, h.c_level::int AS c_level, h.personnel::int AS personnel, h.supplies::int AS supplies,
-                   h.equipment::int AS equipment, h.training::int AS training, h.kind, h.remark, h.position
-              FROM {src}.history h LEFT JOIN {src}.units u ON u.unit = h.unit
-            """),
+            ReportingView("readiness_history",
+                "Every readiness event, oldest first: reports, commander's overrides and corrections. Nothing is ever removed: history is immutable.",
+                columns: [
+                    ("unit", "Unit id."),
+                    ("nation", "NATO trigraph of the unit's nation."),
+                    ("as_of", "As-of date of the report the event concerns."),
+                    ("c_level", "C-level the event states: reported or corrected (worst area), or overridden (the commander's level)."),
+                    ("personnel", "P rating 1-4; NULL for overrides and reports upcast from schema 1."),
+                    ("supplies", "S rating 1-4; NULL for overrides."),
+                    ("equipment", "R rating 1-4; NULL for overrides."),
+                    ("training", "T rating 1-4; NULL for overrides."),
+                    ("kind", "reported, overridden or corrected."),
+                    ("remark", "The reporter's reason (reported), the commander's remark (overridden) or the correction's reason (corrected)."),
+                    ("position", "Log position of the event: orders the trend."),
+                ],
+                """
+                SELECT h.unit, u.nation, h.as_of, h.c_level::int AS c_level, h.personnel::int AS personnel, h.supplies::int AS supplies,
+                       h.equipment::int AS equipment, h.training::int AS training, h.kind, h.remark, h.position
+                  FROM {src}.history h LEFT JOIN {src}.units u ON u.unit = h.unit
+                """),
         ]
     }
 }

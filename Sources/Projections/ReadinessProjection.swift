@@ -43,6 +43,12 @@ public struct ReadinessProjection: ReportingProjection {
         try BatchFunction.apply(batch, in: schema, db)
     }
 
+    /// The four area ratings (personnel, supplies, equipment, training) of a readiness payload, as smallint
+    /// columns in that order. `payload` is the SQL expression of the (upcast) payload.
+    static func ratings(_ payload: String) -> String {
+        ["personnel", "supplies", "equipment", "training"].map { "(\(payload) -> 'ratings' ->> '\($0)')::smallint" }.joined(separator: ", ")
+    }
+
     /// A new report of a (unit, as-of) replaces its row whole, dropping any override and correction.
     static let reportReplaces = """
         ON CONFLICT (unit, as_of) DO UPDATE SET personnel = excluded.personnel, supplies = excluded.supplies,
@@ -57,7 +63,7 @@ public struct ReadinessProjection: ReportingProjection {
     /// override or correction in this batch touches, the batch's last report is the row: one upsert.
     /// The other keys (`v_keys`) go through the loop, event by event, in order.
     static var prelude: String {
-        let ratings = "(r.p -> 'ratings' ->> 'personnel')::smallint, (r.p -> 'ratings' ->> 'supplies')::smallint, (r.p -> 'ratings' ->> 'equipment')::smallint, (r.p -> 'ratings' ->> 'training')::smallint"
+        let ratings = Self.ratings("r.p")
         return """
             v_keys := ARRAY(SELECT DISTINCT (ev.payload ->> 'unit') || '|' || (ev.payload ->> 'asOf') FROM event_store.events ev
                              WHERE {batch} AND ev.event_type IN ('ReadinessOverridden', 'ReadinessCorrected'));
@@ -74,7 +80,7 @@ public struct ReadinessProjection: ReportingProjection {
 
     /// One case per event type this read model uses; see `BatchFunction`.
     static var cases: [BatchFunction.Case] {
-        let ratings = "(p -> 'ratings' ->> 'personnel')::smallint, (p -> 'ratings' ->> 'supplies')::smallint, (p -> 'ratings' ->> 'equipment')::smallint, (p -> 'ratings' ->> 'training')::smallint"
+        let ratings = Self.ratings("p")
         return [
             BatchFunction.Case("AllianceFormed", sql: """
                     INSERT INTO {s}.alliances VALUES (p ->> 'alliance', p ->> 'name', p ->> 'kind', (p ->> 'founded')::date, NULL)
