@@ -127,6 +127,61 @@ struct EventStoreTests {
         #expect(try eventCount(db) == 2)
     }
 
+    @Test func aConcurrentRetryWithTheSameCommandIDWaitsForTheFirstAndReturnsItsResult() throws {
+        // Given: the first append of a command, not yet committed.
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let first = try database.connect()
+        let id = UUID()
+        let command = Data(#"{"command": "reportReadiness", "unit": "aus-3rar"}"#.utf8)
+        try first.execute("BEGIN")
+        let applied = try EventStore(first).append([StreamAppend(stream: "unit-aus-3rar", expected: .any, events: events(2))],
+                                                   commandID: id, command: command)
+
+        // When: a retry of the same command on another connection (expecting any version, so no stream
+        // conflict can stop it), and the first commits while the retry waits.
+        let retried = Box<AppendResult?>(nil)
+        let failure = Box<String?>(nil)
+        let retryPID = Box<Int>(0)
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            defer { finished.signal() }
+            do {
+                let second = try database.connect()
+                let pid = try second.query("SELECT pg_backend_pid() AS p").first?.decode("p", as: Int.self) ?? 0
+                retryPID.mutate { $0 = pid }
+                let result = try EventStore(second).append([StreamAppend(stream: "unit-aus-3rar", expected: .any, events: events(2))],
+                                                           commandID: id, command: command)
+                retried.mutate { $0 = result }
+            } catch {
+                failure.mutate { $0 = "\(error)" }
+            }
+        }.start()
+        var waited = false
+        for _ in 0..<500 where !waited {
+            let pid = retryPID.get
+            if pid != 0 {
+                waited = try db.query("SELECT wait_event_type = 'Lock' AS w FROM pg_stat_activity WHERE pid = \(pid)")
+                    .first?.decodeIfPresent("w", as: Bool.self) ?? false
+            }
+            if !waited { Thread.sleep(forTimeInterval: 0.01) }
+        }
+        try first.execute("COMMIT")
+        finished.wait()
+
+        // Then: the retry waited on the first, wrote nothing and returned the first result.
+        #expect(waited, "the retry never waited for the uncommitted first append")
+        #expect(failure.get == nil)
+        let result = try #require(retried.get)
+        #expect(result.duplicate)
+        #expect(result.streams == applied.streams)
+        #expect(result.firstPosition == applied.firstPosition)
+        #expect(try eventCount(db) == 2)
+        let recorded = try db.query("SELECT count(*) AS n, bool_and(result ? 'streams') AS complete FROM event_store.commands WHERE command_id = \(id)")
+        #expect(try recorded.first?.decode("n", as: Int.self) == 1)
+        #expect(try recorded.first?.decode("complete", as: Bool.self) == true)
+    }
+
     @Test func rejectsMalformedAppends() throws {
         let database = try TestDatabase()
         let db = try database.connect()

@@ -70,13 +70,17 @@ struct SetBasedAppendTests {
             """
         let commandID = "8d6f3a52-57d1-4c1e-9a53-6f5c37f6a001"
 
-        func applyBoth(_ function: String) throws -> ([String], [Row], [String]) {
+        func applyBoth(_ function: String) throws -> ([String], [Row], [String], [String]) {
             var results: [String] = []
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)($1, $2::jsonb, $3::jsonb)::text AS r", binds: [commandID, #"{"command": "import"}"#, first])).first?.decode("r") ?? "")
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)(NULL, NULL, $1::jsonb)::text AS r", binds: [second])).first?.decode("r") ?? "")
             // A retry of the first command id.
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)($1, $2::jsonb, $3::jsonb)::text AS r", binds: [commandID, #"{"command": "import"}"#, first])).first?.decode("r") ?? "")
-            return (results, try Self.rows(db), try Self.heads(db))
+            let commands = try db.query("""
+                SELECT command_id::text || ' ' || encode(request_hash, 'hex') || ' ' || coalesce(command::text, '-') || ' ' || result::text AS c
+                  FROM event_store.commands ORDER BY command_id
+                """).map { try $0.decode("c", as: String.self) }
+            return (results, try Self.rows(db), try Self.heads(db), commands)
         }
 
         // When
@@ -96,11 +100,20 @@ struct SetBasedAppendTests {
         #expect(new.1.map { [$0.stream, String($0.version), $0.eventID, $0.type, String($0.schemaVersion), $0.payload, $0.metadata, $0.commandID ?? "-", $0.recordedAt] }
                 == old.1.map { [$0.stream, String($0.version), $0.eventID, $0.type, String($0.schemaVersion), $0.payload, $0.metadata, $0.commandID ?? "-", $0.recordedAt] })
         #expect(new.2 == old.2)
+        // The applied command is recorded once, with the same hash and the same result.
+        #expect(new.3.count == 1)
+        #expect(new.3.map { shiftedCommand($0, by: new.1.first!.position - old.1.first!.position) } == old.3.map { shiftedCommand($0, by: 0) })
         // Positions follow the request order: streams in order, versions ascending within each stream.
         #expect(new.1.map { String($0.eventID.suffix(1)) } == ["1", "2", "3", "4", "5", "6", "7"])
         #expect(new.1.map(\.position) == Array(new.1[0].position..<(new.1[0].position + 7)))
         // And the chains verify independently, in Swift.
         #expect(try ChainVerifier(db).verify().findings.isEmpty)
+    }
+
+    /// A recorded command with its result's positions rewritten by `offset`.
+    func shiftedCommand(_ row: String, by offset: Int64) -> String {
+        guard let brace = row.range(of: " {\"streams\"", options: .backwards) else { return row }
+        return String(row[..<brace.lowerBound]) + " " + shifted(String(row[row.index(after: brace.lowerBound)...]), by: -offset)
     }
 
     /// Rewrites `"first_position": n` and `"last_position": n` in a result by `offset`.
