@@ -16,17 +16,23 @@ public final class PlanningService {
     public struct Context: Sendable {
         public var actor: String
         public var reason: String?
-        public var commandID: UUID
+        /// Setting it marks the id as given (`commandIDIsNew` false).
+        public var commandID: UUID { didSet { commandIDIsNew = false } }
+        /// The command id was made here (none was given or set): it cannot have been applied before, so
+        /// `handle` skips the look-up of an earlier result.
+        public private(set) var commandIDIsNew: Bool
         public var correlationID: UUID?
         public var causationID: UUID?
         /// The decision time the domain rules use (freshness, dates); defaults to now.
         public var now: Date
 
-        public init(actor: String, reason: String? = nil, commandID: UUID = UUID(), correlationID: UUID? = nil,
+        /// - Parameter commandID: the id a retry must repeat to apply the command once; nil makes a new one.
+        public init(actor: String, reason: String? = nil, commandID: UUID? = nil, correlationID: UUID? = nil,
                     causationID: UUID? = nil, now: Date = Date()) {
             self.actor = actor
             self.reason = reason
-            self.commandID = commandID
+            self.commandID = commandID ?? UUID()
+            self.commandIDIsNew = commandID == nil
             self.correlationID = correlationID
             self.causationID = causationID
             self.now = now
@@ -91,8 +97,10 @@ public final class PlanningService {
     ///   nothing is written on any failure.
     public func handle(_ command: PlanningCommand, context: Context, maxAttempts: Int = 8) throws(Failure) -> Outcome {
         let commandJSON = command.jsonObject()
+        // A given id may have been applied already, perhaps before the state changed so that deciding again
+        // would refuse the command: its recorded result is the answer. A new id saves the round trip.
         do {
-            if let earlier = try store.appliedResult(commandID: context.commandID, command: commandJSON) {
+            if !context.commandIDIsNew, let earlier = try store.appliedResult(commandID: context.commandID, command: commandJSON) {
                 return Outcome(command: command.name, commandID: context.commandID,
                                written: earlier.streams.map { ($0.stream, []) }, result: earlier, attempts: 0)
             }

@@ -21,7 +21,7 @@ enum CommandExecution {
 
     static func context(_ metadata: MetadataOptions) -> PlanningService.Context {
         PlanningService.Context(actor: metadata.resolvedActor, reason: metadata.reason,
-                                commandID: metadata.commandID.flatMap(UUID.init(uuidString:)) ?? UUID(),
+                                commandID: metadata.commandID.flatMap(UUID.init(uuidString:)),
                                 now: metadata.at.flatMap(Time.parse) ?? Date())
     }
 

@@ -312,9 +312,12 @@ struct EmbeddedDefaultCLITests {
         #expect(status.stdout.contains("events: 1"))
         #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent("muster/pgdata/PG_VERSION").path))
         // fsync stays on for the embedded cluster: it holds a user's real data.
-        let fsync = try PostgresConnection(conninfo: "host='\(home.path)/muster/run' dbname=muster user=\(getuid() == 0 ? "postgres" : NSUserName())")
-            .query("SHOW fsync").first?.decode("fsync", as: String.self)
+        let embedded = try PostgresConnection(conninfo: "host='\(home.path)/muster/run' dbname=muster user=\(getuid() == 0 ? "postgres" : NSUserName())")
+        let fsync = try embedded.query("SHOW fsync").first?.decode("fsync", as: String.self)
         #expect(fsync == "on")
+        // PL/pgSQL, which the append and the read models run in, is loaded once by the server, not by each backend.
+        #expect(try embedded.query("SHOW shared_preload_libraries").first?.decode("shared_preload_libraries", as: String.self) == "plpgsql")
+        embedded.close()
 
         #expect(try Muster.run(["db", "stop"], environment: env).status == 0)
         #expect(try Muster.run(["db", "status"], environment: env).stdout.contains("stopped"))

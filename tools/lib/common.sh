@@ -61,7 +61,8 @@ pg_as_owner() {
 }
 
 # pg_start DIR [fsync on|off]: initialise (once) and start a cluster in DIR/data, listening only
-# on a Unix socket in DIR. Prints nothing; exports PGHOST, PGPORT, PGUSER, PGDATABASE.
+# on a Unix socket in DIR. Prints nothing; exports PGHOST, PGPORT, PGUSER, PGDATABASE. PL/pgSQL is
+# preloaded, as the embedded cluster preloads it (LocalCluster.serverOptions).
 pg_start() {
   local dir=$1 fsync=${2:-on} bin
   bin=$(pg_bindir) || { echo "error: PostgreSQL server binaries not found" >&2; return 1; }
@@ -72,7 +73,7 @@ pg_start() {
       || { cat "$dir/initdb.log" >&2; return 1; }
   fi
   pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-    -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c port=5432 -c fsync=$fsync -c synchronous_commit=$([ "$fsync" = off ] && echo off || echo on) -c full_page_writes=$fsync -c max_connections=200 -c shared_buffers=256MB" >/dev/null \
+    -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c port=5432 -c fsync=$fsync -c synchronous_commit=$([ "$fsync" = off ] && echo off || echo on) -c full_page_writes=$fsync -c max_connections=200 -c shared_buffers=256MB -c shared_preload_libraries=plpgsql" >/dev/null \
     || { tail -n 30 "$dir/server.log" >&2; return 1; }
   export PGHOST=$dir PGPORT=5432 PGUSER=$(pg_run_user) PGDATABASE=postgres
 }
