@@ -68,12 +68,24 @@ struct SetBasedAppendTests {
               {"stream": "exercise-ts25", "expected": "stream_exists", "events": [
                 {"event_id": "00000000-0000-4000-8000-000000000007", "type": "UnitCommitted", "schema_version": 1, "payload": {"unit": "aus-3rar"}, "metadata": \(meta)}]}]}
             """
+        // One event on one existing stream: the single-statement path of schema/0006, with and without a command.
+        let third = """
+            {"streams": [{"stream": "exercise-ts25", "expected": "exact", "expected_version": 4, "events": [
+                {"event_id": "00000000-0000-4000-8000-000000000008", "type": "MilestoneHeld", "schema_version": 2, "payload": {"milestone": "FPC"}, "metadata": \(meta)}]}]}
+            """
+        let fourth = """
+            {"streams": [{"stream": "unit-aus-3rar", "expected": "any", "events": [
+                {"event_id": "00000000-0000-4000-8000-000000000009", "type": "ReadinessReported", "schema_version": 2, "payload": {"unit": "aus-3rar", "cLevel": 3}}]}]}
+            """
         let commandID = "8d6f3a52-57d1-4c1e-9a53-6f5c37f6a001"
+        let thirdCommandID = "8d6f3a52-57d1-4c1e-9a53-6f5c37f6a003"
 
         func applyBoth(_ function: String) throws -> ([String], [Row], [String], [String]) {
             var results: [String] = []
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)($1, $2::jsonb, $3::jsonb)::text AS r", binds: [commandID, #"{"command": "import"}"#, first])).first?.decode("r") ?? "")
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)(NULL, NULL, $1::jsonb)::text AS r", binds: [second])).first?.decode("r") ?? "")
+            results.append(try db.query(PostgresQuery(sql: "SELECT \(function)($1, $2::jsonb, $3::jsonb)::text AS r", binds: [thirdCommandID, #"{"command": "holdMilestone"}"#, third])).first?.decode("r") ?? "")
+            results.append(try db.query(PostgresQuery(sql: "SELECT \(function)(NULL, NULL, $1::jsonb)::text AS r", binds: [fourth])).first?.decode("r") ?? "")
             // A retry of the first command id.
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)($1, $2::jsonb, $3::jsonb)::text AS r", binds: [commandID, #"{"command": "import"}"#, first])).first?.decode("r") ?? "")
             let commands = try db.query("""
@@ -94,18 +106,18 @@ struct SetBasedAppendTests {
 
         // Then: byte-identical rows (positions restart after the rollback, so compare them relative to the first).
         #expect(new.0.map(normalised) == old.0.map { shifted($0, by: new.1.first!.position - old.1.first!.position) })
-        #expect(new.1.count == 7)
+        #expect(new.1.count == 9)
         #expect(new.1.map(\.hash) == old.1.map(\.hash))
         #expect(new.1.map(\.previousHash) == old.1.map(\.previousHash))
         #expect(new.1.map { [$0.stream, String($0.version), $0.eventID, $0.type, String($0.schemaVersion), $0.payload, $0.metadata, $0.commandID ?? "-", $0.recordedAt] }
                 == old.1.map { [$0.stream, String($0.version), $0.eventID, $0.type, String($0.schemaVersion), $0.payload, $0.metadata, $0.commandID ?? "-", $0.recordedAt] })
         #expect(new.2 == old.2)
         // The applied command is recorded once, with the same hash and the same result.
-        #expect(new.3.count == 1)
+        #expect(new.3.count == 2)
         #expect(new.3.map { shiftedCommand($0, by: new.1.first!.position - old.1.first!.position) } == old.3.map { shiftedCommand($0, by: 0) })
         // Positions follow the request order: streams in order, versions ascending within each stream.
-        #expect(new.1.map { String($0.eventID.suffix(1)) } == ["1", "2", "3", "4", "5", "6", "7"])
-        #expect(new.1.map(\.position) == Array(new.1[0].position..<(new.1[0].position + 7)))
+        #expect(new.1.map { String($0.eventID.suffix(1)) } == ["1", "2", "3", "4", "5", "6", "7", "8", "9"])
+        #expect(new.1.map(\.position) == Array(new.1[0].position..<(new.1[0].position + 9)))
         // And the chains verify independently, in Swift.
         #expect(try ChainVerifier(db).verify().findings.isEmpty)
     }
