@@ -87,7 +87,7 @@ public final class EventStore {
         do {
             let rows = try db.query("SELECT event_store.append(\(commandID), \(commandText)::jsonb, \(request)::jsonb) AS result")
             let text = try rows.first?.decode("result", as: String.self) ?? "{}"
-            return try JSONDecoder().decode(AppendResult.self, from: Data(text.utf8))
+            return try AppendResult(serverText: text) ?? JSONDecoder().decode(AppendResult.self, from: Data(text.utf8))
         } catch let error as PostgresError {
             throw EventStoreError(error)
         } catch {
