@@ -14,6 +14,11 @@ enum CommandExecution {
         } catch {
             throw Failure(error.description)
         }
+        try submit(command, metadata: metadata, connection: connection, quiet: quiet)
+    }
+
+    /// Decides, appends and updates the projections for a command already parsed.
+    static func submit(_ command: PlanningCommand, metadata: MetadataOptions, connection: ConnectionOptions, quiet: Bool = false) throws {
         let session = try Session.open(connection)
         let outcome = try apply(command, metadata: metadata, session: session)
         if !quiet { print(describe(outcome)) }

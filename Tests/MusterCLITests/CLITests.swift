@@ -243,6 +243,33 @@ struct ImportAndErrorCLITests {
         #expect(try eventCount(database) == 1)
     }
 
+    @Test func typedSubcommandsCarryTextAndNumbersExactlyAsGiven() throws {
+        // Given: flag values with quotes, a backslash, a slash and letters outside ASCII.
+        let database = try TestDatabase()
+        let name = #"Aotearoa "New Zealand" \ / Māori – 🇳🇿"#
+
+        // When
+        let nation = try Muster.run(["nation", "register", "--nation", "NZL", "--name", name], on: database)
+        let unit = try Muster.run(["unit", "register", "--unit", "nzl-1rnzir", "--nation", "NZL", "--service", "land",
+                                   "--echelon", "battalion", "--name", #"1 RNZIR "Ready" \ Battalion"#], on: database)
+        let report = try Muster.run(["unit", "readiness", "report", "--unit", "nzl-1rnzir", "--as-of", "2025-06-30",
+                                     "--personnel", "1", "--supplies", "2", "--equipment", "3", "--training", "4"], on: database)
+
+        // Then: the events hold exactly those values.
+        #expect(nation.status == 0, "\(nation.stderr)")
+        #expect(unit.status == 0, "\(unit.stderr)")
+        #expect(report.status == 0, "\(report.stderr)")
+        let db = try database.connect()
+        let names = try db.query("""
+            SELECT payload ->> 'name' AS name FROM event_store.events
+             WHERE event_type IN ('NationRegistered', 'UnitRegistered') ORDER BY position
+            """).map { try $0.decode("name", as: String.self) }
+        #expect(names == [name, #"1 RNZIR "Ready" \ Battalion"#])
+        let ratings = try db.query("SELECT (payload -> 'ratings')::text AS r FROM event_store.events WHERE event_type = 'ReadinessReported'")
+            .first?.decode("r", as: String.self)
+        #expect(ratings == #"{"supplies": 2, "training": 4, "equipment": 3, "personnel": 1}"#)
+    }
+
     @Test func badInputGetsOneClearLineAndWritesNothing() throws {
         let database = try TestDatabase()
         let cases: [([String], Int32, String)] = [
