@@ -13,8 +13,11 @@
 --    that definition beside this one.
 -- 2. A new stream's head row is inserted once, with its final version and hash, after the chain is
 --    computed and before its events; 0005 inserted it at version 0 and updated it at the end. Existing
---    heads are locked FOR UPDATE and updated once, as before. A concurrent creation of the same stream
---    still ends in MU001 (the INSERT … ON CONFLICT waits for the other transaction).
+--    heads are locked FOR UPDATE and updated once, as before. A stream expected not to exist is not
+--    looked up first: its head's INSERT … ON CONFLICT DO NOTHING finds one that does (MU001, the same
+--    message as before), and waits for a concurrent transaction creating it. The chain is computed in
+--    a loop of simple expressions, with no query. Streams of 10 new events, 100 per append, 100,000
+--    events, alternating runs: 20,629 / 20,666 events/s without these two changes, 21,864 / 22,124 with.
 -- 3. One event appended to one existing stream (most planner commands' shape: a report, an edit), expecting
 --    its exact version or any, is one statement instead of five to seven (locking the head, the chain, the
 --    insert, the head's update and the command's record). Called from pgbench with prepared statements at
@@ -38,6 +41,8 @@ DECLARE
     v_request_hash bytea;
     v_existing    event_store.commands%ROWTYPE;
     v_stream      jsonb;
+    v_events      jsonb;
+    v_j           integer;
     v_event       jsonb;
     v_input       bytea;
     v_name        text;
@@ -187,9 +192,14 @@ BEGIN
         END IF;
         v_category := split_part(v_name, '-', 1);
 
-        SELECT version, head_hash INTO v_version, v_head
-          FROM event_store.streams WHERE stream_name = v_name FOR UPDATE;
-        v_found := FOUND;
+        IF v_expected = 'no_stream' THEN
+            -- No head to lock or read: the INSERT of the head below finds a stream that exists.
+            v_found := false;
+        ELSE
+            SELECT version, head_hash INTO v_version, v_head
+              FROM event_store.streams WHERE stream_name = v_name FOR UPDATE;
+            v_found := FOUND;
+        END IF;
 
         IF v_expected = 'exact' THEN
             v_expected_n := (v_stream ->> 'expected_version')::bigint;
@@ -202,11 +212,7 @@ BEGIN
                     DETAIL = jsonb_build_object('stream', v_name, 'expected', v_expected_n, 'actual', coalesce(v_version, 0))::text;
             END IF;
         ELSIF v_expected = 'no_stream' THEN
-            IF v_found THEN
-                RAISE EXCEPTION USING ERRCODE = 'MU001',
-                    MESSAGE = format('stream %s: expected no stream but it exists at version %s', v_name, v_version),
-                    DETAIL = jsonb_build_object('stream', v_name, 'expected', 'no_stream', 'actual', v_version)::text;
-            END IF;
+            NULL;
         ELSIF v_expected = 'stream_exists' THEN
             IF NOT v_found THEN
                 RAISE EXCEPTION USING ERRCODE = 'MU001',
@@ -222,9 +228,9 @@ BEGIN
             v_head := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
         END IF;
 
-        -- The hash inputs are computed set-based (one query); only the chain itself, where each hash
-        -- covers the one before, runs in the loop. Then one INSERT per stream reads the events from the
-        -- request again, zipped (ROWS FROM … WITH ORDINALITY) with the chain.
+        -- The chain runs in a loop of simple expressions, which PL/pgSQL evaluates without a query (0005
+        -- computed the hash inputs in one query and looped over its rows). Then one INSERT per stream reads
+        -- the events from the request again, zipped (ROWS FROM … WITH ORDINALITY) with the chain.
         v_from := v_version + 1;
         v_previous := '{}';
         v_hashes := '{}';
@@ -232,14 +238,13 @@ BEGIN
         -- (it is declared IMMUTABLE but calls the STABLE to_char and convert_to), and calling it per event
         -- ran a query per event. Same arguments, casts and order, so the same bytes (a test compares
         -- this function with 0001's, and ChainVerifier recomputes every chain in Swift).
-        FOR v_input IN
-            SELECT convert_to(concat_ws(E'\n',
-                       v_name, (v_from + x.n - 1)::text, ((x.e ->> 'event_id')::uuid)::text, x.e ->> 'type',
-                       ((x.e ->> 'schema_version')::integer)::text, (x.e -> 'payload')::text,
-                       coalesce(x.e -> 'metadata', '{}'::jsonb)::text, v_recorded_at), 'UTF8')
-              FROM jsonb_array_elements(v_stream -> 'events') WITH ORDINALITY AS x(e, n)
-             ORDER BY x.n
-        LOOP
+        v_events := v_stream -> 'events';
+        FOR v_j IN 0 .. jsonb_array_length(v_events) - 1 LOOP
+            v_event := v_events -> v_j;
+            v_input := convert_to(concat_ws(E'\n',
+                           v_name, (v_from + v_j)::text, ((v_event ->> 'event_id')::uuid)::text, v_event ->> 'type',
+                           ((v_event ->> 'schema_version')::integer)::text, (v_event -> 'payload')::text,
+                           coalesce(v_event -> 'metadata', '{}'::jsonb)::text, v_recorded_at), 'UTF8');
             v_hash := sha256(v_head || v_input);
             v_previous := array_append(v_previous, v_head);
             v_hashes := array_append(v_hashes, v_hash);
@@ -253,8 +258,13 @@ BEGIN
             VALUES (v_name, v_category, v_version, v_head, v_now, v_now)
             ON CONFLICT (stream_name) DO NOTHING;
             IF NOT FOUND THEN
-                -- A concurrent transaction created the stream first: the expectation no longer holds.
+                -- The stream exists (a stream expected not to, or one a concurrent transaction created first).
                 SELECT version INTO v_version FROM event_store.streams WHERE stream_name = v_name;
+                IF v_expected = 'no_stream' THEN
+                    RAISE EXCEPTION USING ERRCODE = 'MU001',
+                        MESSAGE = format('stream %s: expected no stream but it exists at version %s', v_name, v_version),
+                        DETAIL = jsonb_build_object('stream', v_name, 'expected', 'no_stream', 'actual', v_version)::text;
+                END IF;
                 RAISE EXCEPTION USING ERRCODE = 'MU001',
                     MESSAGE = format('stream %s: expected version %s but it is at version %s', v_name,
                                      CASE WHEN v_expected = 'exact' THEN v_expected_n::text ELSE 'no stream' END, v_version),
@@ -268,7 +278,7 @@ BEGIN
                                             payload, metadata, command_id, recorded_at, previous_hash, hash)
             SELECT v_name, v_category, v_from + x.n - 1, (x.e ->> 'event_id')::uuid, x.e ->> 'type', (x.e ->> 'schema_version')::integer,
                    x.e -> 'payload', coalesce(x.e -> 'metadata', '{}'::jsonb), p_command_id, v_now, x.previous_hash, x.hash
-              FROM ROWS FROM (jsonb_array_elements(v_stream -> 'events'), unnest(v_previous), unnest(v_hashes))
+              FROM ROWS FROM (jsonb_array_elements(v_events), unnest(v_previous), unnest(v_hashes))
                    WITH ORDINALITY AS x(e, previous_hash, hash, n)
              ORDER BY x.n
             RETURNING position)
