@@ -17,7 +17,8 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
     /// The underlying database error, when there is one.
     public let underlying: PostgresError?
 
-    /// A wrong expected version: nothing was written; re-read, decide again and retry.
+    /// A wrong expected version, or an append PostgreSQL rolled back for a deadlock with another: nothing
+    /// was written; re-read, decide again and retry.
     public var isConcurrencyConflict: Bool { code == .conflict }
     /// The command id was used before for a different command.
     public var isCommandReused: Bool { code == .commandReused }
@@ -31,6 +32,12 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
             let detail = error.detail.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             stream = detail?["stream"] as? String
             description = "concurrency conflict: \(error.message)"
+        case "40P01", "40001":
+            // A deadlock (two appends creating the same new streams in opposite orders) or a serialization
+            // failure: PostgreSQL rolled the append back, and a retry decides again like any conflict.
+            code = .conflict
+            stream = nil
+            description = "concurrency conflict: \(error.message) (another append to the same streams went ahead; nothing was written)"
         case "MU002":
             code = .commandReused
             stream = nil

@@ -339,6 +339,50 @@ struct EventStoreTests {
         #expect(try ChainVerifier(setup.db).verify().findings.isEmpty)
     }
 
+    @Test func aDeadlockBetweenCreatorsOfNewStreamsIsAConflictToRetry() throws {
+        // Given: two transactions, each having created one new stream.
+        let database = try TestDatabase()
+        let first = try database.connect(), second = try database.connect()
+        try first.execute("BEGIN")
+        try second.execute("BEGIN")
+        try EventStore(first).append([StreamAppend(stream: "unit-a", expected: .noStream, events: events(1))])
+        try EventStore(second).append([StreamAppend(stream: "unit-b", expected: .noStream, events: events(1))])
+
+        // When: each then creates the other's stream, so each waits for the other.
+        let outcomes = Box([String: String]())
+        // @unchecked: each connection is used by one thread at a time (its writer, then this test).
+        final class Connections: @unchecked Sendable {
+            let all: [PostgresConnection]
+            init(_ all: [PostgresConnection]) { self.all = all }
+        }
+        let connections = Connections([first, second])
+        concurrently(2) { w in
+            let (db, stream) = (connections.all[w], w == 0 ? "unit-b" : "unit-a")
+            do {
+                try EventStore(db).append([StreamAppend(stream: stream, expected: .any, events: events(1))])
+                outcomes.mutate { $0[stream] = "appended" }
+            } catch let error as EventStoreError {
+                outcomes.mutate { $0[stream] = error.isConcurrencyConflict ? "conflict" : "other: \(error)" }
+                // PostgreSQL has rolled the transaction back; ending it releases what the other waits for.
+                try? db.execute("ROLLBACK")
+            } catch {
+                outcomes.mutate { $0[stream] = "other: \(error)" }
+                try? db.execute("ROLLBACK")
+            }
+        }
+
+        // Then: PostgreSQL broke the deadlock by rolling one back, reported as a conflict to retry.
+        let results = outcomes.get
+        #expect(results.values.sorted() == ["appended", "conflict"], "\(results)")
+        let winner = results["unit-b"] == "appended" ? first : second
+        try winner.execute("COMMIT")
+        let loser = winner === first ? second : first
+        // The retry, in a new transaction, goes through.
+        let retried = try EventStore(loser).append([StreamAppend(stream: winner === first ? "unit-a" : "unit-b", expected: .any, events: events(1))])
+        #expect(retried.streams.first?.toVersion == 2)
+        #expect(try eventCount(loser) == 3)
+    }
+
     @Test func concurrentCreatorsOfOneNewStreamConflictCleanly() throws {
         let database = try TestDatabase()
         let wins = Box(0), conflicts = Box(0), other = Box([String]())
