@@ -13,7 +13,9 @@ extension Muster {
                 Each line is a command's JSON form, optionally with "meta": {"commandId", "actor", "reason", "at"}.
                 A line without a commandId gets one derived from its content, so importing the same file twice
                 applies nothing the second time. Each line is applied on its own: a rejected line writes nothing
-                and is reported with its line number; the exit status is 1 when any line was rejected.
+                and is reported with its line number; the exit status is 1 when any line was rejected. When
+                the database becomes unavailable the import stops at that line and says so: run it again to
+                finish (lines already applied are skipped).
 
                 Example:
                   muster import programme.jsonl
@@ -43,13 +45,24 @@ extension Muster {
                 let session = try Session.open(connection)
                 let service = PlanningService(session.store)
                 var applied = 0, duplicates = 0, rejected = 0, lineNumber = 0
-                for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+                for line in lines {
                     lineNumber += 1
                     if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
                     do {
                         let (command, context) = try ImportLine.parse(Data(line), defaults: metadata)
                         let outcome = try service.handle(command, context: context)
                         if outcome.duplicate { duplicates += 1 } else { applied += 1 }
+                    } catch where Session.isUnavailable(error, session.db) {
+                        // Every later line would fail the same way: stop, and say how to finish. Each line's
+                        // command id (given, or derived from its content) makes the re-run apply nothing twice.
+                        printError("line \(lineNumber): \(oneLine(error))")
+                        throw Failure("""
+                            import stopped at line \(lineNumber): the database is unavailable. \
+                            \(applied) command(s) were applied, \(duplicates) already applied, \(rejected) rejected before it; \
+                            line \(lineNumber) may or may not have been applied. Run the same import again: \
+                            lines already applied are skipped
+                            """)
                     } catch {
                         rejected += 1
                         printError("line \(lineNumber): \(oneLine(error))")

@@ -319,3 +319,47 @@ struct RestartFaultTests {
         print("restart: \(failures.count) writer attempt(s) failed with 'database unavailable' and were retried; \(check.stdout.split(separator: "\n").first ?? "")")
     }
 }
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct ImportFaultTests {
+    @Test func anImportWhoseConnectionDropsStopsOnceAndARerunFinishesIt() throws {
+        // Given: an import of 2,000 nations, running.
+        let database = try TestDatabase()
+        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        let lines = (0..<2000).map { i in
+            let code = String([letters[i / 676 % 26], letters[i / 26 % 26], letters[i % 26]])
+            return #"{"command": "registerNation", "nation": "\#(code)", "name": "Nation \#(code)"}"#
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("muster-import-\(UUID().uuidString.prefix(8)).jsonl")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let db = try database.connect()
+        let importing = try BackgroundMuster(["import", file.path, "--database", database.conninfo])
+
+        // When: its connection is terminated part way through.
+        #expect(try eventually { try eventCount(database) >= 20 })
+        let terminated = try db.query("""
+            SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+            """).first?.decode("n", as: Int.self)
+        importing.process.waitUntilExit()
+
+        // Then: it stops at once, with one line for the failed command and how to finish.
+        #expect(terminated == 1)
+        #expect(importing.process.terminationStatus == 1)
+        let output = importing.text
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("line ") }.count == 1, "\(output)")
+        #expect(output.contains("import stopped at line"), "\(output)")
+        #expect(output.contains("Run the same import again"), "\(output)")
+        let before = try eventCount(database)
+        #expect(before < 2000)
+
+        // And the same import again applies the rest, each nation exactly once.
+        let rerun = try Muster.run(["import", file.path], on: database)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stdout.contains("0 rejected"), "\(rerun.stdout)")
+        #expect(try eventCount(database) == 2000)
+        let distinct = try db.query("SELECT count(DISTINCT payload ->> 'nation') AS n FROM event_store.events").first?.decode("n", as: Int.self)
+        #expect(distinct == 2000)
+    }
+}
