@@ -23,10 +23,14 @@ enum ProjectionUpdates {
         do {
             _ = try runner.catchUp()
         } catch let error as ProjectionError where error.isBusy {
+            // The worker was woken by the command's notification and usually needs a few milliseconds:
+            // look again soon, then less often.
             let deadline = Date().addingTimeInterval(10)
+            var pause = 0.002
             while Date() < deadline {
                 if try runner.status().allSatisfy({ $0.visibleLag == 0 }) { return }
-                Thread.sleep(forTimeInterval: 0.05)
+                Thread.sleep(forTimeInterval: pause)
+                pause = min(pause * 2, 0.05)
             }
             printError("note: the projection worker (pid \(error.holderPID.map(String.init) ?? "?")) has not caught up yet; reports may lag")
         }
