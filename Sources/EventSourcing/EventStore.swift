@@ -92,7 +92,8 @@ public final class EventStore {
         let request = Self.request(appends)
         let commandText = command.map { String(decoding: $0, as: UTF8.self) }
         do {
-            let rows = try db.query("SELECT event_store.append(\(commandID), \(commandText)::jsonb, \(request)::jsonb) AS result")
+            let rows = try db.query("SELECT event_store.append(\(commandID), \(commandText)::jsonb, \(request)::jsonb) AS result",
+                                    reusing: "muster_append")
             let text = try rows.first?.decode("result", as: String.self) ?? "{}"
             return try AppendResult(serverText: text) ?? JSONDecoder().decode(AppendResult.self, from: Data(text.utf8))
         } catch let error as PostgresError {

@@ -7,6 +7,9 @@ import Foundation
 /// a connection serves one thread at a time. Calls block; run them off the shared concurrency pool.
 public final class PostgresConnection {
     private var conn: OpaquePointer?
+    /// Statements prepared on this connection by `query(_:reusing:)`: name → SQL; and names used once.
+    private var prepared: [String: String] = [:]
+    private var usedOnce: Set<String> = []
     /// A password-free description of where this connection goes, e.g. `database "muster" on /tmp/x:5432 as postgres`.
     public let target: String
 
@@ -153,6 +156,28 @@ public final class PostgresConnection {
         let conn = try handle(query.sql)
         let result: OpaquePointer? = withOptionalCStrings(query.binds) { params in
             PQexecParams(conn, query.sql, Int32(params.count), nil, params, nil, nil, 0)
+        }
+        return try consume(result, statement: query.sql, parameters: query.binds)
+    }
+
+    /// Runs `query` as `query(_:)` does the first time, and from its second use on this connection as the
+    /// named prepared statement `name`: the server then parses and plans it once per connection, not on
+    /// every call. A connection that runs it once (a command-line process) pays no extra round trip. A
+    /// name already prepared with other SQL runs unprepared.
+    @discardableResult
+    public func query(_ query: PostgresQuery, reusing name: String) throws(PostgresError) -> PostgresRows {
+        let conn = try handle(query.sql)
+        if prepared[name] == nil, usedOnce.contains(name) {
+            let result = PQprepare(conn, name, query.sql, Int32(query.binds.count), nil)
+            _ = try consume(result, statement: query.sql, parameters: [])
+            prepared[name] = query.sql
+        }
+        guard prepared[name] == query.sql else {
+            usedOnce.insert(name)
+            return try self.query(query)
+        }
+        let result: OpaquePointer? = withOptionalCStrings(query.binds) { params in
+            PQexecPrepared(conn, name, Int32(params.count), params, nil, nil, 0)
         }
         return try consume(result, statement: query.sql, parameters: query.binds)
     }
@@ -352,7 +377,7 @@ public final class PostgresConnection {
     }
 
     public func notify(_ channel: String, payload: String = "") throws(PostgresError) {
-        try query("SELECT pg_notify(\(channel), \(payload))")
+        try query("SELECT pg_notify(\(channel), \(payload))", reusing: "muster_notify")
     }
 
     /// Waits up to `timeout` seconds for notifications and returns those that arrived (possibly none).

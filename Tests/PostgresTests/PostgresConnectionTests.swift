@@ -23,6 +23,35 @@ struct PostgresConnectionTests {
         #expect(try rows[2].decode("name", as: String.self) == "Ωmega 🛰")
     }
 
+    @Test func aReusedQueryIsPreparedFromItsSecondUseAndBindsEachCallsValues() throws {
+        // Given
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        func preparedNames() throws -> [String] {
+            try db.query("SELECT name FROM pg_prepared_statements ORDER BY name").map { try $0.decode("name", as: String.self) }
+        }
+
+        // When / Then: the first use runs unprepared, the second prepares, later ones reuse it.
+        var answers: [String] = []
+        for value in ["one", "two'); DROP TABLE x; --", "three"] {
+            answers.append(try db.query("SELECT upper(\(value)) AS v", reusing: "upper_one").first?.decode("v", as: String.self) ?? "")
+            if value == "one" { #expect(try preparedNames().isEmpty) }
+        }
+        #expect(answers == ["ONE", "TWO'); DROP TABLE X; --", "THREE"])
+        #expect(try preparedNames() == ["upper_one"])
+
+        // A name already prepared with other SQL runs that SQL unprepared.
+        #expect(try db.query("SELECT lower(\("ABC")) AS v", reusing: "upper_one").first?.decode("v", as: String.self) == "abc")
+        // An error in the prepared statement is the server's error, and the statement stays usable.
+        #expect(try db.query("SELECT upper(\("1"))::int AS v", reusing: "cast_one").first?.decode("v", as: Int.self) == 1)
+        let error = #expect(throws: PostgresError.self) {
+            try db.query("SELECT upper(\("y"))::int AS v", reusing: "cast_one")
+        }
+        #expect(error?.sqlState == "22P02")
+        #expect(try preparedNames() == ["cast_one", "upper_one"])
+        #expect(try db.query("SELECT upper(\("2"))::int AS v", reusing: "cast_one").first?.decode("v", as: Int.self) == 2)
+    }
+
     @Test func serverErrorCarriesSQLStateAndStatementButNoBoundValues() throws {
         let database = try TestDatabase(migrated: false)
         let db = try database.connect()
