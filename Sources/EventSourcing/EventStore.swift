@@ -307,9 +307,9 @@ public final class EventStore {
 
 /// JSON text for append requests, written without an encoder (the request is built once per append and
 /// holds every event; JSONEncoder per event dominated the client's cost of a bulk append).
-enum AppendJSON {
-    /// Appends `s` as a JSON string literal.
-    static func append(quoted s: String, to out: inout String) {
+public enum AppendJSON {
+    /// Appends `s` as a JSON string literal (also used by the CLI for the JSON its flags make).
+    public static func append(quoted s: String, to out: inout String) {
         out += "\""
         var plain = true
         for b in s.utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventSourcing
 import Foundation
 import Planning
 
@@ -81,7 +82,7 @@ enum FlagJSON {
     static func append(_ value: Any, to out: inout String) -> Bool {
         switch value {
         case let string as String:
-            appendQuoted(string, to: &out)
+            AppendJSON.append(quoted: string, to: &out)
         case let bool as Bool:
             out += bool ? "true" : "false"
         case let int as Int:
@@ -102,7 +103,7 @@ enum FlagJSON {
             out += "{"
             for (i, key) in object.keys.sorted().enumerated() {
                 if i > 0 { out += "," }
-                appendQuoted(key, to: &out)
+                AppendJSON.append(quoted: key, to: &out)
                 out += ":"
                 guard append(object[key]!, to: &out) else { return false }
             }
@@ -111,24 +112,6 @@ enum FlagJSON {
             return false
         }
         return true
-    }
-
-    static func appendQuoted(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }
 
