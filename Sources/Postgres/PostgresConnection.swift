@@ -167,15 +167,16 @@ public final class PostgresConnection {
     @discardableResult
     public func query(_ query: PostgresQuery, reusing name: String) throws(PostgresError) -> PostgresRows {
         let conn = try handle(query.sql)
-        if prepared[name] == nil, usedOnce.contains(name) {
+        if prepared[name] == nil {
+            guard usedOnce.contains(name) else {
+                usedOnce.insert(name)
+                return try self.query(query)
+            }
             let result = PQprepare(conn, name, query.sql, Int32(query.binds.count), nil)
             _ = try consume(result, statement: query.sql, parameters: [])
             prepared[name] = query.sql
         }
-        guard prepared[name] == query.sql else {
-            usedOnce.insert(name)
-            return try self.query(query)
-        }
+        guard prepared[name] == query.sql else { return try self.query(query) }
         let result: OpaquePointer? = withOptionalCStrings(query.binds) { params in
             PQexecPrepared(conn, name, Int32(params.count), params, nil, nil, 0)
         }

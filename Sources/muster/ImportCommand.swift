@@ -45,8 +45,7 @@ extension Muster {
                 let session = try Session.open(connection)
                 let service = PlanningService(session.store)
                 var applied = 0, duplicates = 0, rejected = 0, lineNumber = 0
-                let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-                for line in lines {
+                for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
                     lineNumber += 1
                     if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
                     do {

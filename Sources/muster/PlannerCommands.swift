@@ -101,11 +101,11 @@ enum FlagJSON {
             out += "]"
         case let object as [String: Any]:
             out += "{"
-            for (i, key) in object.keys.sorted().enumerated() {
+            for (i, member) in object.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out += "," }
-                AppendJSON.append(quoted: key, to: &out)
+                AppendJSON.append(quoted: member.key, to: &out)
                 out += ":"
-                guard append(object[key]!, to: &out) else { return false }
+                guard append(member.value, to: &out) else { return false }
             }
             out += "}"
         default:
