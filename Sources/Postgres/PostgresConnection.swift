@@ -163,7 +163,7 @@ public final class PostgresConnection {
     /// Runs `query` as `query(_:)` does the first time, and from its second use on this connection as the
     /// named prepared statement `name`: the server then parses and plans it once per connection, not on
     /// every call. A connection that runs it once (a command-line process) pays no extra round trip. A
-    /// name already prepared with other SQL runs unprepared.
+    /// name already prepared with other SQL, here or in the session before this object, runs unprepared.
     @discardableResult
     public func query(_ query: PostgresQuery, reusing name: String) throws(PostgresError) -> PostgresRows {
         let conn = try handle(query.sql)
@@ -172,9 +172,14 @@ public final class PostgresConnection {
                 usedOnce.insert(name)
                 return try self.query(query)
             }
-            let result = PQprepare(conn, name, query.sql, Int32(query.binds.count), nil)
-            _ = try consume(result, statement: query.sql, parameters: [])
-            prepared[name] = query.sql
+            do {
+                _ = try consume(PQprepare(conn, name, query.sql, Int32(query.binds.count), nil), statement: query.sql, parameters: [])
+                prepared[name] = query.sql
+            } catch where error.sqlState == "42P05" {
+                // The session has a statement of that name already (a pooler's server connection kept from
+                // an earlier client, or the caller's own PREPARE): it may be other SQL, so never use it.
+                prepared[name] = ""
+            }
         }
         guard prepared[name] == query.sql else { return try self.query(query) }
         let result: OpaquePointer? = withOptionalCStrings(query.binds) { params in

@@ -50,6 +50,12 @@ struct PostgresConnectionTests {
         #expect(error?.sqlState == "22P02")
         #expect(try preparedNames() == ["cast_one", "upper_one"])
         #expect(try db.query("SELECT upper(\("2"))::int AS v", reusing: "cast_one").first?.decode("v", as: Int.self) == 2)
+
+        // A name the session prepared before (a pooler's kept server connection) is never run in its place.
+        try db.execute("PREPARE kept_one AS SELECT 'other SQL' AS v")
+        for value in ["a", "b", "c"] {
+            #expect(try db.query("SELECT upper(\(value)) AS v", reusing: "kept_one").first?.decode("v", as: String.self) == value.uppercased())
+        }
     }
 
     @Test func serverErrorCarriesSQLStateAndStatementButNoBoundValues() throws {
