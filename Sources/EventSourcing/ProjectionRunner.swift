@@ -21,6 +21,10 @@ public final class ProjectionRunner {
     public var swapLockTimeout: Double = 5
     /// Progress messages for humans (one line each); ignored by default.
     public var log: (String) -> Void = { _ in }
+    /// Called before a live projection is built from the start of the log because its schema is marked
+    /// for another version (after an upgrade), with the mark found. A first build, of a projection that is
+    /// missing, does not call it.
+    public var willReplaceVersion: (_ projection: any Projection, _ found: String) -> Void = { _, _ in }
     /// Batch bounds shared with runners of other projections on other connections (see `BatchBounds`).
     public var sharedBounds: BatchBounds?
 
@@ -340,6 +344,11 @@ public final class ProjectionRunner {
         // to apply a whole log.
         return try holdingRebuildLock(p) {
             if try present() { return 0 }
+            // A live schema of another mark (none: made before versions were recorded) is an upgrade's.
+            let found = try db.query("""
+                SELECT coalesce(obj_description(oid, 'pg_namespace'), 'no version') AS mark FROM pg_namespace WHERE nspname = \(schema)
+                """).first?.decode("mark", as: String.self)
+            if let found, found != Self.schemaComment(p) { willReplaceVersion(p, found) }
             log("\(p.name): building \(schema) from the start of the log")
             return Int(try rebuildOne(p))
         }

@@ -20,6 +20,9 @@ enum ProjectionUpdates {
         try session.db.execute("SET synchronous_commit = off")
         defer { try? session.db.execute("RESET synchronous_commit") }
         let runner = runner(session)
+        runner.willReplaceVersion = { projection, found in
+            printError("note: read model \(projection.name) is marked '\(found)', and this muster has version \(projection.version): building it again from the event log, once; this can take a while")
+        }
         do {
             _ = try runner.catchUp()
         } catch let error as ProjectionError where error.isBusy {

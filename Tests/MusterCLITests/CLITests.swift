@@ -169,6 +169,30 @@ struct DemoAndAuditCLITests {
         #expect(try Muster.run(["audit", "verify"], on: database).status == 0)
     }
 
+    @Test func aPlannerCommandSaysWhenItRebuildsAReadModelOfAnotherVersion() throws {
+        // Given: read models built by a first command, one of them then marked as an older version.
+        let database = try TestDatabase()
+        let first = try Muster.run(["nation", "register", "--nation", "AUS", "--name", "Australia"], on: database)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(!first.stderr.contains("building it again"), "a first build is not an upgrade: \(first.stderr)")
+        let db = try database.connect()
+        try db.execute("COMMENT ON SCHEMA rm_schedule IS 'muster projection schedule version 0'")
+
+        // When
+        let second = try Muster.run(["nation", "register", "--nation", "NZL", "--name", "New Zealand"], on: database)
+        let third = try Muster.run(["nation", "register", "--nation", "FJI", "--name", "Fiji"], on: database)
+
+        // Then: the command that rebuilt it says so, once, and the schema carries this version's mark.
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("note: read model schedule is marked 'muster projection schedule version 0', and this muster has version 1: building it again from the event log"), "\(second.stderr)")
+        #expect(third.status == 0)
+        #expect(!third.stderr.contains("building it again"), "\(third.stderr)")
+        let mark = try db.query("SELECT obj_description('rm_schedule'::regnamespace, 'pg_namespace') AS m").first?.decode("m", as: String.self)
+        #expect(mark == "muster projection schedule version 1")
+        let verify = try Muster.run(["projections", "status"], on: database)
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+
     @Test func runOnceBuildsMissingReadModelsOnTwoConnectionsAndTheyEqualARebuild() throws {
         // Given: the demo, then two read models gone (as after an upgrade that dropped them) and one of an old version.
         let database = try TestDatabase()
