@@ -41,6 +41,12 @@ public protocol Projection {
     /// Events of every category are in the batch; ignore those the projection does not use.
     func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws
 
+    /// The SQL `apply` runs for `batch`: statements without parameters, which the runner may send in one
+    /// message together with other projections' statements and the checkpoint update of the same
+    /// transaction (a command's catch-up in one round trip instead of one per projection). Nil (the default)
+    /// when the projection applies batches from Swift; the runner then calls `apply`.
+    func statements(applying batch: EventBatch, in schema: String) -> String?
+
     /// Creates (or re-creates) views outside the projection's schema that read its live tables.
     ///
     /// Called after the live schema is first created and inside a rebuild's swap transaction, after the
@@ -57,6 +63,9 @@ extension Projection {
 
     /// No views by default.
     public func createViews(liveSchema: String, _ db: PostgresConnection) throws {}
+
+    /// Applied from Swift by default.
+    public func statements(applying batch: EventBatch, in schema: String) -> String? { nil }
 }
 
 /// A projection that applies one event at a time from Swift: one or more round trips per event.

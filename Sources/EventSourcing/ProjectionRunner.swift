@@ -27,6 +27,10 @@ public final class ProjectionRunner {
     public var willReplaceVersion: (_ projection: any Projection, _ found: String) -> Void = { _, _ in }
     /// Batch bounds shared with runners of other projections on other connections (see `BatchBounds`).
     public var sharedBounds: BatchBounds?
+    /// Commit the transactions that apply batches without waiting for the WAL flush
+    /// (`SET LOCAL synchronous_commit = off`). A read model is derived from the log and each batch commits
+    /// with its checkpoint, so a batch lost in a crash is applied again by the next run.
+    public var asynchronousCommit = false
 
     static let workerLockSpace: Int32 = 0x6D75_0001
     static let swapLockSpace: Int32 = 0x6D75_0002
@@ -63,14 +67,15 @@ public final class ProjectionRunner {
     public func catchUp() throws -> [String: Int] {
         try validate()
         var applied: [String: Int] = [:]
-        let states = try liveStates()
+        // One query: where each projection stands, and the worker locks of those behind.
+        let states = try liveStates(lockingBehind: true)
         // Current, with nothing to apply: no lock, no transaction.
-        for p in projections where states[p.name] == .upToDate { applied[p.name] = 0 }
-        // Current, with events to apply: all of them together, one transaction per round of batches.
-        let ready = projections.filter { states[$0.name] == .behind }
-        let held = try tryWorkerLocks(ready.map(\.name))
+        for p in projections where states[p.name]?.state == .upToDate { applied[p.name] = 0 }
+        // Current, with events to apply, and this session holds their locks: all of them together, one
+        // transaction per round of batches.
+        let held = Set(projections.filter { states[$0.name]?.locked == true }.map(\.name))
         do {
-            let together = try applyTogether(ready.filter { held.contains($0.name) })
+            let together = try applyTogether(projections.filter { held.contains($0.name) })
             applied.merge(together) { $1 }
         } catch {
             releaseWorkerLocks(held)
@@ -97,13 +102,13 @@ public final class ProjectionRunner {
 
     /// Every projection's state, in one query; a projection missing from the answer has no live schema at
     /// its version, or no checkpoint.
-    private func liveStates() throws -> [String: LiveState] {
-        var q: PostgresQuery = """
-            SELECT n.name, EXISTS (SELECT FROM event_store.events e
-                                    WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
-                                      AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())) AS behind
-              FROM (VALUES
-            """
+    ///
+    /// - Parameter lockingBehind: also try the worker lock of each projection that is behind; `locked`
+    ///   tells whether this session now holds it (nil when it was not tried).
+    private func liveStates(lockingBehind: Bool = false) throws -> [String: (state: LiveState, locked: Bool?)] {
+        var q: PostgresQuery = lockingBehind
+            ? "SELECT n.name, x.behind, CASE WHEN x.behind THEN pg_try_advisory_lock(\(Self.workerLockSpace), hashtext(n.name)) END AS locked FROM (VALUES "
+            : "SELECT n.name, x.behind, NULL::boolean AS locked FROM (VALUES "
         for (i, p) in projections.enumerated() {
             q.append(i == 0 ? "(" : ", (")
             q.append("\(p.name)::text, \(Self.liveSchema(p.name))::text, \(Self.schemaComment(p))::text)")
@@ -112,22 +117,16 @@ public final class ProjectionRunner {
             ) AS n(name, schema, comment)
               JOIN projection_meta.checkpoints c ON c.name = n.name
               JOIN pg_namespace s ON s.nspname = n.schema AND obj_description(s.oid, 'pg_namespace') = n.comment
+              CROSS JOIN LATERAL (SELECT EXISTS (SELECT FROM event_store.events e
+                                                  WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
+                                                    AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())) AS behind) x
             """)
-        var out: [String: LiveState] = [:]
+        var out: [String: (state: LiveState, locked: Bool?)] = [:]
         for row in try db.query(q) {
-            out[try row.decode("name", as: String.self)] = try row.decode("behind", as: Bool.self) ? .behind : .upToDate
+            let behind = try row.decode("behind", as: Bool.self)
+            out[try row.decode("name", as: String.self)] = (behind ? .behind : .upToDate, try row.decodeIfPresent("locked", as: Bool.self))
         }
         return out
-    }
-
-    /// Takes the worker locks of `names` that are free, in one query.
-    /// - Returns: the names whose lock this session now holds.
-    private func tryWorkerLocks(_ names: [String]) throws -> Set<String> {
-        guard !names.isEmpty else { return [] }
-        var q: PostgresQuery = "SELECT n.name FROM "
-        q.append(Self.nameList(names))
-        q.append(" WHERE pg_try_advisory_lock(\(Self.workerLockSpace), hashtext(n.name))")
-        return Set(try db.query(q).map { try $0.decode("name", as: String.self) })
     }
 
     /// `(VALUES ($1::text), …) AS n(name)`: projection names as a relation, bound as parameters.
@@ -156,64 +155,170 @@ public final class ProjectionRunner {
         var applied: [String: Int] = [:]
         var active = group
         while !active.isEmpty {
-            let counts = try db.transaction { () throws -> [String: Int] in
-                let names = Self.nameList(active.map(\.name))
-                // Shared swap locks (a rebuild's swap takes them exclusive); then the checkpoints, read inside the
-                // transaction because a rebuild may have swapped in a newer generation and checkpoint.
-                var locks: PostgresQuery = "SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(n.name)) FROM "
-                locks.append(names)
-                _ = try db.query(locks)
-                var read: PostgresQuery = """
-                    SELECT c.name, c.transaction_id::text AS transaction_id, c.position FROM projection_meta.checkpoints c
-                     WHERE c.name IN (SELECT n.name FROM
-                    """
-                read.append(names)
-                read.append(") FOR UPDATE OF c")
-                var checkpoints: [String: Checkpoint] = [:]
-                for row in try db.query(read) {
-                    checkpoints[try row.decode("name")] = Checkpoint(transactionID: try row.decode("transaction_id"), position: try row.decode("position"))
-                }
-                var batches: [Checkpoint: EventBatch?] = [:]
-                var moved: [(name: String, batch: EventBatch)] = []
-                for p in active {
-                    guard let checkpoint = checkpoints[p.name] else {
-                        throw ProjectionError.inconsistent(p.name, "its checkpoint row disappeared while running; run it again to re-create it")
-                    }
-                    let batch: EventBatch?
-                    if let known = batches[checkpoint] {
-                        batch = known
-                    } else {
-                        batch = try nextBatch(after: checkpoint)
-                        batches[checkpoint] = batch
-                    }
-                    guard let batch else { continue }
-                    do {
-                        try p.apply(batch, in: Self.liveSchema(p.name), db)
-                    } catch {
-                        throw ProjectionError.applyFailed(p.name, batch: batch, error: error)
-                    }
-                    moved.append((p.name, batch))
-                }
-                guard !moved.isEmpty else { return [:] }
-                var update: PostgresQuery = """
-                    UPDATE projection_meta.checkpoints c
-                       SET transaction_id = m.transaction_id::xid8, position = m.position,
-                           events_processed = c.events_processed + m.count, updated_at = now()
-                      FROM (VALUES
-                    """
-                for (i, m) in moved.enumerated() {
-                    update.append(i == 0 ? "(" : ", (")
-                    update.append("\(m.name)::text, \(String(m.batch.through.transactionID))::text, \(m.batch.through.position)::bigint, \(m.batch.count)::bigint)")
-                }
-                update.append(") AS m(name, transaction_id, position, count) WHERE c.name = m.name")
-                _ = try db.query(update)
-                return Dictionary(uniqueKeysWithValues: moved.map { ($0.name, $0.batch.count) })
-            }
+            let counts = try applyRound(active)
             for p in active { applied[p.name, default: 0] += counts[p.name] ?? 0 }
             active = stop() ? [] : active.filter { (counts[$0.name] ?? 0) >= batchSize }
         }
         for (name, n) in applied where n > 0 { log("\(name): applied \(n) event(s)") }
         return applied
+    }
+
+    /// One round of `applyTogether` in two round trips: the first message opens the transaction, takes the
+    /// shared swap locks, and reads the checkpoints with the bounds of each one's next batch; the second
+    /// applies every projection's batch (`Projection.statements`), moves the checkpoints and commits.
+    /// A projection without statements is applied from Swift in between. When the second message fails,
+    /// the round is rolled back and run again statement by statement (`applyRoundStepByStep`), which says
+    /// which projection failed.
+    ///
+    /// - Returns: per projection that moved, the number of events applied.
+    private func applyRound(_ active: [any Projection]) throws -> [String: Int] {
+        let names = active.map { Self.literal($0.name) }.joined(separator: ", ")
+        let nameRows = active.map { "(\(Self.literal($0.name)))" }.joined(separator: ", ")
+        let open = """
+            BEGIN ISOLATION LEVEL READ COMMITTED;\(asynchronousCommit ? " SET LOCAL synchronous_commit = off;" : "")
+            SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(n.name)) FROM (VALUES \(nameRows)) AS n(name);
+            WITH c AS (SELECT name, transaction_id, position FROM projection_meta.checkpoints WHERE name IN (\(names)) FOR UPDATE),
+                 b AS (SELECT d.transaction_id, d.position, x.through_tx, x.through_pos, x.n
+                         FROM (SELECT DISTINCT transaction_id, position FROM c) d
+                        CROSS JOIN LATERAL (
+                            SELECT w.transaction_id AS through_tx, w.position AS through_pos, w.n
+                              FROM (SELECT l.transaction_id, l.position, count(*) OVER () AS n,
+                                           row_number() OVER (ORDER BY l.transaction_id DESC, l.position DESC) AS r
+                                      FROM (SELECT e.transaction_id, e.position FROM event_store.events e
+                                             WHERE (e.transaction_id, e.position) > (d.transaction_id, d.position)
+                                               AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                                             ORDER BY e.transaction_id, e.position LIMIT \(batchSize)) l) w
+                             WHERE w.r = 1) x)
+            SELECT c.name, c.transaction_id::text AS transaction_id, c.position,
+                   b.through_tx::text AS through_transaction_id, b.through_pos AS through_position, b.n
+              FROM c LEFT JOIN b ON b.transaction_id = c.transaction_id AND b.position = c.position
+            """
+        // Shared swap locks (a rebuild's swap takes them exclusive) come first, in a statement of their own:
+        // the checkpoints are read after them, with a newer snapshot, because a rebuild may have swapped in
+        // a newer generation and checkpoint.
+        var batches: [String: EventBatch] = [:]
+        var found: Set<String> = []
+        do {
+            for row in try db.simpleQuery(open) {
+                let name: String = try row.decode("name")
+                found.insert(name)
+                let after = Checkpoint(transactionID: try row.decode("transaction_id"), position: try row.decode("position"))
+                // No row after the checkpoint: nothing to apply.
+                guard let throughTransaction = try row.decodeIfPresent("through_transaction_id", as: UInt64.self) else { continue }
+                let through = Checkpoint(transactionID: throughTransaction, position: try row.decode("through_position"))
+                let batch = EventBatch(after: after, through: through, count: try row.decode("n"))
+                sharedBounds?.record(batch, size: batchSize)
+                batches[name] = batch
+            }
+        } catch {
+            rollBack()
+            throw error
+        }
+        var message = ""
+        var moved: [(name: String, batch: EventBatch)] = []
+        do {
+            for p in active {
+                guard found.contains(p.name) else {
+                    throw ProjectionError.inconsistent(p.name, "its checkpoint row disappeared while running; run it again to re-create it")
+                }
+                guard let batch = batches[p.name] else { continue }
+                if let sql = p.statements(applying: batch, in: Self.liveSchema(p.name)) {
+                    message += sql + ";\n"
+                } else {
+                    do {
+                        try p.apply(batch, in: Self.liveSchema(p.name), db)
+                    } catch {
+                        throw ProjectionError.applyFailed(p.name, batch: batch, error: error)
+                    }
+                }
+                moved.append((p.name, batch))
+            }
+        } catch {
+            rollBack()
+            throw error
+        }
+        guard !moved.isEmpty else {
+            try db.execute("COMMIT")
+            return [:]
+        }
+        message += Self.checkpointUpdate(moved) + ";\nCOMMIT"
+        do {
+            try db.simpleQuery(message)
+        } catch {
+            rollBack()
+            // Whatever failed (a projection's statements, the checkpoint update, the commit), nothing of the
+            // round is left: run it again one statement at a time, to fail with the projection it was, or to
+            // succeed when the failure was transient.
+            guard db.isOpen else { throw error }
+            return try applyRoundStepByStep(active)
+        }
+        return Dictionary(uniqueKeysWithValues: moved.map { ($0.name, $0.batch.count) })
+    }
+
+    /// One round of `applyTogether`, a statement per round trip: how `applyRound` finds which projection failed.
+    private func applyRoundStepByStep(_ active: [any Projection]) throws -> [String: Int] {
+        try db.transaction { () throws -> [String: Int] in
+            if asynchronousCommit { try db.execute("SET LOCAL synchronous_commit = off") }
+            let names = Self.nameList(active.map(\.name))
+            var locks: PostgresQuery = "SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(n.name)) FROM "
+            locks.append(names)
+            _ = try db.query(locks)
+            var read: PostgresQuery = """
+                SELECT c.name, c.transaction_id::text AS transaction_id, c.position FROM projection_meta.checkpoints c
+                 WHERE c.name IN (SELECT n.name FROM
+                """
+            read.append(names)
+            read.append(") FOR UPDATE OF c")
+            var checkpoints: [String: Checkpoint] = [:]
+            for row in try db.query(read) {
+                checkpoints[try row.decode("name")] = Checkpoint(transactionID: try row.decode("transaction_id"), position: try row.decode("position"))
+            }
+            var batches: [Checkpoint: EventBatch?] = [:]
+            var moved: [(name: String, batch: EventBatch)] = []
+            for p in active {
+                guard let checkpoint = checkpoints[p.name] else {
+                    throw ProjectionError.inconsistent(p.name, "its checkpoint row disappeared while running; run it again to re-create it")
+                }
+                let batch: EventBatch?
+                if let known = batches[checkpoint] {
+                    batch = known
+                } else {
+                    batch = try nextBatch(after: checkpoint)
+                    batches[checkpoint] = batch
+                }
+                guard let batch else { continue }
+                do {
+                    try p.apply(batch, in: Self.liveSchema(p.name), db)
+                } catch {
+                    throw ProjectionError.applyFailed(p.name, batch: batch, error: error)
+                }
+                moved.append((p.name, batch))
+            }
+            guard !moved.isEmpty else { return [:] }
+            try db.execute(Self.checkpointUpdate(moved))
+            return Dictionary(uniqueKeysWithValues: moved.map { ($0.name, $0.batch.count) })
+        }
+    }
+
+    /// Moves each projection's checkpoint to its batch's last event, adding the batch to its count. Literals
+    /// only: names are checked (`isValidName`), the rest are numbers.
+    private static func checkpointUpdate(_ moved: [(name: String, batch: EventBatch)]) -> String {
+        """
+        UPDATE projection_meta.checkpoints c
+           SET transaction_id = m.transaction_id, position = m.position,
+               events_processed = c.events_processed + m.count, updated_at = now()
+          FROM (VALUES \(moved.map { "(\(literal($0.name)), '\($0.batch.through.transactionID)'::xid8, \($0.batch.through.position)::bigint, \($0.batch.count)::bigint)" }.joined(separator: ", "))
+               ) AS m(name, transaction_id, position, count)
+         WHERE c.name = m.name
+        """
+    }
+
+    /// A projection name as a SQL literal; names are checked (`isValidName`) to need no escaping.
+    private static func literal(_ name: String) -> String { "'\(name)'" }
+
+    /// Ends a failed or unfinished transaction block of this session, if any.
+    private func rollBack() {
+        if db.inTransaction { try? db.execute("ROLLBACK") }
     }
 
     /// What a projection's schema is marked with: its name and version. A live schema marked otherwise
@@ -262,7 +367,7 @@ public final class ProjectionRunner {
         while !finished() {
             // One query tells which projections have anything to apply; only those open a transaction.
             let states = try liveStates()
-            for p in projections where !finished() && states[p.name] != .upToDate {
+            for p in projections where !finished() && states[p.name]?.state != .upToDate {
                 _ = try applyTogether([p], until: finished)
             }
             if finished() { return }

@@ -195,6 +195,23 @@ public final class PostgresConnection {
         _ = try consume(result, statement: sql, parameters: [])
     }
 
+    /// Runs one or more statements without parameters in one message (the simple query protocol) and
+    /// returns the rows of the last. The first statement that fails stops the rest and is thrown; inside
+    /// a transaction block opened by the text, the block is then left failed (`inTransaction` stays
+    /// true) until the caller rolls it back.
+    @discardableResult
+    public func simpleQuery(_ sql: String) throws(PostgresError) -> PostgresRows {
+        let conn = try handle(sql)
+        return try consume(PQexec(conn, sql), statement: sql, parameters: [])
+    }
+
+    /// True when the session is inside a transaction block, failed or not.
+    public var inTransaction: Bool {
+        guard let conn else { return false }
+        let status = PQtransactionStatus(conn)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
     private func consume(_ result: OpaquePointer?, statement: String, parameters: [String?]) throws(PostgresError) -> PostgresRows {
         defer { PQclear(result) }
         guard let result else {

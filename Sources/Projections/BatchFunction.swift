@@ -88,16 +88,17 @@ enum BatchFunction {
             """)
     }
 
-    /// Applies `batch` with the function `create` made in `schema`.
-    static func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+    /// The statements that apply `batch` with the function `create` made in `schema`
+    /// (`Projection.statements(applying:in:)`).
+    static func statements(_ batch: EventBatch, in schema: String) -> String {
         let (maxTime, maxPosition) = cut(batch)
         // SET LOCAL: only for this transaction; RESET afterwards for the rest of it.
-        try db.execute("""
+        return """
             SET LOCAL search_path = \(schema), pg_catalog;
             SELECT \(schema).apply_events('\(batch.after.transactionID)', \(batch.after.position), '\(batch.through.transactionID)',
                                           \(batch.through.position), \(maxTime), \(maxPosition));
             RESET search_path
-            """)
+            """
     }
 
     /// The payload of `ev` in its current schema version, as `PlanningEvent.upcast` makes it.

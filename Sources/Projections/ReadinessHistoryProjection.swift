@@ -31,7 +31,11 @@ public struct ReadinessHistoryProjection: ReportingProjection {
     }
 
     public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        try BatchFunction.apply(batch, in: schema, db)
+        try db.execute(BatchFunction.statements(batch, in: schema))
+    }
+
+    public func statements(applying batch: EventBatch, in schema: String) -> String? {
+        BatchFunction.statements(batch, in: schema)
     }
 
     /// The batch's readiness events, one INSERT; the units' nations, one upsert (the last registration of a

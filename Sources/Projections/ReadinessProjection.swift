@@ -40,7 +40,11 @@ public struct ReadinessProjection: ReportingProjection {
     }
 
     public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        try BatchFunction.apply(batch, in: schema, db)
+        try db.execute(BatchFunction.statements(batch, in: schema))
+    }
+
+    public func statements(applying batch: EventBatch, in schema: String) -> String? {
+        BatchFunction.statements(batch, in: schema)
     }
 
     /// The four area ratings (personnel, supplies, equipment, training) of a readiness payload, as smallint

@@ -37,7 +37,11 @@ public struct ScheduleProjection: ReportingProjection {
     }
 
     public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        try BatchFunction.apply(batch, in: schema, db)
+        try db.execute(BatchFunction.statements(batch, in: schema))
+    }
+
+    public func statements(applying batch: EventBatch, in schema: String) -> String? {
+        BatchFunction.statements(batch, in: schema)
     }
 
     /// One case per event type this read model uses; see `BatchFunction`.

@@ -12,14 +12,13 @@ enum ProjectionUpdates {
     /// Applies every event not yet in the read models. When a long-lived worker (`muster projections run`)
     /// holds a projection, waits briefly for it to catch up instead.
     ///
-    /// The catch-up's commits do not wait for the WAL flush (`synchronous_commit = off` for these
-    /// transactions only): the read models are derived from the log, and each batch commits atomically with
-    /// its checkpoint, so a batch lost in a crash is simply applied again by the next catch-up. The command's
-    /// own append has already committed durably. This saves one fsync per projection on every command.
+    /// The catch-up's batches commit without waiting for the WAL flush (`ProjectionRunner.asynchronousCommit`):
+    /// the read models are derived from the log, and each batch commits atomically with its checkpoint, so a
+    /// batch lost in a crash is simply applied again by the next catch-up. The command's own append has
+    /// already committed durably. This saves an fsync on every command.
     static func catchUp(_ session: Session) throws {
-        try session.db.execute("SET synchronous_commit = off")
-        defer { try? session.db.execute("RESET synchronous_commit") }
         let runner = runner(session)
+        runner.asynchronousCommit = true
         runner.willReplaceVersion = { projection, found in
             printError("note: read model \(projection.name) is marked '\(found)', and this muster has version \(projection.version): building it again from the event log, once; this can take a while")
         }

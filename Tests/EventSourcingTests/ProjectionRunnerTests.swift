@@ -41,6 +41,36 @@ struct StreamCounts: EventByEventProjection {
     }
 }
 
+/// Counts events per category with one statement per batch (`statements`), which the runner sends in one
+/// message with the other projections' statements and the checkpoint update. With `poison`, a batch that
+/// holds an event of that type fails (division by zero).
+struct CategoryCounts: Projection {
+    var name = "category_counts"
+    var poison: String?
+
+    func createTables(in schema: String, _ db: PostgresConnection) throws {
+        try db.execute("CREATE TABLE \(schema).counts (category text PRIMARY KEY, events bigint NOT NULL)")
+    }
+
+    func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        try db.execute(sql(batch, schema))
+    }
+
+    func statements(applying batch: EventBatch, in schema: String) -> String? { sql(batch, schema) }
+
+    private func sql(_ batch: EventBatch, _ schema: String) -> String {
+        var sql = """
+            INSERT INTO \(schema).counts AS c
+            SELECT e.category, count(*) FROM event_store.events e WHERE \(batch.condition()) GROUP BY e.category
+            ON CONFLICT (category) DO UPDATE SET events = c.events + excluded.events
+            """
+        if let poison {
+            sql += ";\nSELECT 1 / (e.position - e.position) FROM event_store.events e WHERE \(batch.condition()) AND e.event_type = '\(poison)'"
+        }
+        return sql
+    }
+}
+
 private func counts(_ db: PostgresConnection) throws -> [String: Int64] {
     var out: [String: Int64] = [:]
     for row in try db.query("SELECT stream, events FROM rm_stream_counts.counts") {
@@ -108,6 +138,43 @@ struct ProjectionRunnerTests {
         #expect(try runner.catchUp() == ["stream_counts": 2])
         #expect(try counts(db)["unit-a"] == 5)
         #expect(try runner.status().first?.checkpoint == (try store.read(after: .start).last?.checkpoint))
+    }
+
+    @Test func aRoundOfStatementsAndSwiftProjectionsAppliesAllOrNothingAndNamesTheOneThatFailed() throws {
+        // Given: two projections that give their statements, one applied from Swift, all built.
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        try store.append([StreamAppend(stream: "unit-a", expected: .noStream, events: events(3))])
+        let projections: [any Projection] = [CategoryCounts(), CategoryCounts(name: "poisoned", poison: "Poison"), StreamCounts()]
+        let runner = ProjectionRunner(try database.connect(), projections: projections, batchSize: 100)
+        #expect(try runner.catchUp() == ["category_counts": 3, "poisoned": 3, "stream_counts": 3])
+
+        // When: the next catch-up applies events of two categories in one round.
+        try store.append([StreamAppend(stream: "unit-a", expected: .exact(3), events: events(2)),
+                          StreamAppend(stream: "exercise-x", expected: .noStream, events: events(1))])
+        let applied = try runner.catchUp()
+
+        // Then
+        #expect(applied == ["category_counts": 3, "poisoned": 3, "stream_counts": 3])
+        let byCategory = Dictionary(uniqueKeysWithValues: try db.query("SELECT category, events FROM rm_category_counts.counts").map {
+            (try $0.decode("category", as: String.self), try $0.decode("events", as: Int64.self))
+        })
+        #expect(byCategory == ["unit": 5, "exercise": 1])
+        #expect(try counts(db) == ["unit-a": 5, "exercise-x": 1])
+
+        // When: a batch one projection's statement fails on.
+        let before = try runner.status().map { "\($0.name) \($0.checkpoint) \($0.eventsProcessed)" }
+        try store.append([StreamAppend(stream: "unit-b", expected: .noStream, events: [event("Poison"), event()])])
+        let error = #expect(throws: ProjectionError.self) { try runner.catchUp() }
+
+        // Then: the error names it, and no projection of the round moved or changed.
+        #expect(error.map { "\($0)" }?.contains("poisoned") == true, "\(String(describing: error))")
+        #expect(error.map { "\($0)" }?.contains("division by zero") == true, "\(String(describing: error))")
+        #expect(try runner.status().map { "\($0.name) \($0.checkpoint) \($0.eventsProcessed)" } == before)
+        #expect(try db.query("SELECT sum(events) AS n FROM rm_category_counts.counts")[0].decode("n", as: Int64.self) == 6)
+        #expect(try counts(db) == ["unit-a": 5, "exercise-x": 1])
+        #expect(try db.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")[0].decode("n", as: Int.self) == 0)
     }
 
     @Test func aProjectionOfAnotherVersionIsBuiltAgainFromTheLogAndItsTablesAreLogged() throws {
