@@ -23,4 +23,9 @@ struct Muster: ParsableCommand {
             Report.self, Audit.self, Projections.self, DB.self,
         ] + PlannerCommands.groups
     )
+
+    static func main() {
+        EarlyConnection.start(CommandLine.arguments)
+        main(nil)
+    }
 }

@@ -18,8 +18,13 @@ struct Session {
     }
 
     static func target(_ options: ConnectionOptions) -> Target {
+        target(database: options.database)
+    }
+
+    /// The target for a `--database` value (nil when not given).
+    static func target(database: String?) -> Target {
         let env = ProcessInfo.processInfo.environment
-        if let database = options.database, !database.isEmpty { return .conninfo(database) }
+        if let database, !database.isEmpty { return .conninfo(database) }
         if let url = env["DATABASE_URL"], !url.isEmpty { return .conninfo(url) }
         let pgVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGSERVICEFILE", "PGPASSFILE"]
         if pgVariables.contains(where: { env[$0].map { !$0.isEmpty } ?? false }) { return .environment }
@@ -75,12 +80,22 @@ struct Session {
         let migrator = try Migrator(directory: Migrator.locateSchemaDirectory())
         switch target(options) {
         case .conninfo(let info):
+            if let early = EarlyConnection.take(.conninfo(info)) {
+                return try checked(Session(early.db, cluster: nil), migrator: migrator, requireMigrated: requireMigrated, pending: early.pending)
+            }
             return try checked(connect(info, cluster: nil), migrator: migrator, requireMigrated: requireMigrated)
         case .environment:
+            if let early = EarlyConnection.take(.environment) {
+                return try checked(Session(early.db, cluster: nil), migrator: migrator, requireMigrated: requireMigrated, pending: early.pending)
+            }
             return try checked(connect(nil, cluster: nil), migrator: migrator, requireMigrated: requireMigrated)
         case .embedded(let cluster):
             if try cluster.start() {
                 printError("started the embedded PostgreSQL cluster in \(cluster.directory.path)")
+            }
+            if let early = EarlyConnection.take(.conninfo(cluster.conninfo)) {
+                if early.pending?.isEmpty == true { return Session(early.db, cluster: cluster) }
+                early.db.close()
             }
             let embedded = try connect(cluster.conninfo, cluster: cluster)
             let applied = try migrator.migrate(embedded.db)
@@ -91,9 +106,10 @@ struct Session {
         }
     }
 
-    private static func checked(_ session: Session, migrator: Migrator, requireMigrated: Bool) throws -> Session {
+    /// - Parameter pending: the migrations the database lacks, when already asked (`EarlyConnection`).
+    private static func checked(_ session: Session, migrator: Migrator, requireMigrated: Bool, pending known: [Migrator.Migration]? = nil) throws -> Session {
         if requireMigrated {
-            let pending = try migrator.pending(session.db)
+            let pending = try known ?? migrator.pending(session.db)
             if !pending.isEmpty {
                 throw Failure("\(session.db.target) is missing \(pending.count) migration(s) (\(pending.map(\.name).joined(separator: ", "))): run 'muster db migrate' first")
             }
@@ -108,6 +124,12 @@ struct Session {
         } catch {
             throw Failure(error.isConnectionFailure ? "database unavailable: \(error.description)" : error.description)
         }
-        return Session(db: db, store: EventStore(db), cluster: cluster)
+        return Session(db, cluster: cluster)
+    }
+
+    init(_ db: PostgresConnection, cluster: LocalCluster?) {
+        self.db = db
+        self.store = EventStore(db)
+        self.cluster = cluster
     }
 }

@@ -326,6 +326,14 @@ struct ImportAndErrorCLITests {
         #expect(result.stderr.contains("/nonexistent"))
         #expect(!result.stderr.contains("topsecret"))
         #expect(result.stderr.split(separator: "\n").count == 1)
+        // A planner command connects while its arguments are parsed (EarlyConnection): the same one line.
+        let planner = try Muster.run(["nation", "register", "--nation", "NOR", "--name", "Norway",
+                                      "--database", "host=/nonexistent port=5999 dbname=muster user=planner password=topsecret connect_timeout=2"])
+        #expect(planner.status == 1)
+        #expect(planner.stderr.hasPrefix("error: database unavailable"), "\(planner.stderr)")
+        #expect(planner.stderr.contains("/nonexistent"))
+        #expect(!planner.stderr.contains("topsecret"))
+        #expect(planner.stderr.split(separator: "\n").count == 1)
     }
 
     @Test func anUnmigratedDatabaseIsNamedWithTheFix() throws {
@@ -333,6 +341,12 @@ struct ImportAndErrorCLITests {
         let result = try Muster.run(["report", "readiness"], on: database)
         #expect(result.status == 1)
         #expect(result.stderr.contains("muster db migrate"))
+        // A planner command asks which migrations are missing while its arguments are parsed: refused alike.
+        let planner = try Muster.run(["nation", "register", "--nation", "NOR", "--name", "Norway"], on: database)
+        #expect(planner.status == 1)
+        #expect(planner.stderr.contains("is missing ") && planner.stderr.contains(" migration(s)") && planner.stderr.contains("muster db migrate"), "\(planner.stderr)")
+        #expect(planner.stderr.split(separator: "\n").count == 1)
+        #expect(try database.connect().query("SELECT to_regclass('event_store.events') IS NULL AS absent").first?.decode("absent", as: Bool.self) == true)
         let migrate = try Muster.run(["db", "migrate"], on: database)
         #expect(migrate.status == 0)
         #expect(migrate.stdout.contains("applied 0001-create-event-store"))
@@ -358,9 +372,14 @@ struct EmbeddedDefaultCLITests {
         #expect(submit.status == 0, "\(submit.stderr)")
         #expect(submit.stderr.contains("started the embedded PostgreSQL cluster"))
 
+        // Now that its server runs, a planner command connects to it while its arguments are parsed.
+        let register = try Muster.run(["nation", "register", "--nation", "NOR", "--name", "Norway"], environment: env)
+        #expect(register.status == 0, "\(register.stderr)")
+        #expect(register.stderr.isEmpty, "\(register.stderr)")
+
         let status = try Muster.run(["db", "status"], environment: env)
         #expect(status.stdout.contains("server: running"))
-        #expect(status.stdout.contains("events: 1"))
+        #expect(status.stdout.contains("events: 2"))
         #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent("muster/pgdata/PG_VERSION").path))
         // fsync stays on for the embedded cluster: it holds a user's real data.
         let embedded = try PostgresConnection(conninfo: "host='\(home.path)/muster/run' dbname=muster user=\(getuid() == 0 ? "postgres" : NSUserName())")

@@ -1,0 +1,87 @@
+import ArgumentParser
+import EventSourcing
+import Foundation
+import Postgres
+
+/// Opens a planner command's database connection on a second thread while the main thread parses the
+/// command line, and asks which migrations the database lacks: the server forks its backend and answers
+/// while the client is busy parsing, instead of after. A command that ends up with another target (its
+/// options parsed otherwise than `target(arguments:)` guessed) closes this connection and opens its own,
+/// so a wrong guess costs time, never correctness.
+enum EarlyConnection {
+    /// Where a connection goes: a conninfo, or libpq's PG* environment.
+    enum Target: Equatable, Sendable {
+        case conninfo(String)
+        case environment
+    }
+
+    struct Opened {
+        let target: Target
+        let db: PostgresConnection
+        /// The migrations the database lacks; nil when that could not be told.
+        let pending: [Migrator.Migration]?
+    }
+
+    private final class Slot: @unchecked Sendable {
+        var opened: Opened?
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    nonisolated(unsafe) private static var slot: Slot?
+
+    /// Starts connecting when `arguments` name a planner command and its target can be told without
+    /// parsing them: `--database`, else `DATABASE_URL` or the PG* variables (as `Session.target` decides),
+    /// else the embedded cluster when its server is running. Other commands connect as they always do.
+    static func start(_ arguments: [String]) {
+        guard arguments.count > 2, plannerCommandNames.contains(arguments[1]), let target = target(arguments) else { return }
+        let slot = Slot()
+        Self.slot = slot
+        Thread {
+            defer { slot.done.signal() }
+            let info: String? = if case .conninfo(let s) = target { s } else { nil }
+            guard let db = try? PostgresConnection(conninfo: info) else { return }
+            let pending = try? Migrator(directory: Migrator.locateSchemaDirectory()).pending(db)
+            slot.opened = Opened(target: target, db: db, pending: pending)
+        }.start()
+    }
+
+    /// The connection opened early for `target`, waiting for it; nil when none was opened or it was for
+    /// another target (then it is closed).
+    static func take(_ target: Target) -> Opened? {
+        guard let slot else { return nil }
+        Self.slot = nil
+        slot.done.wait()
+        guard let opened = slot.opened else { return nil }
+        guard opened.target == target else {
+            opened.db.close()
+            return nil
+        }
+        return opened
+    }
+
+    static let plannerCommandNames: Set<String> = Set(PlannerCommands.groups.compactMap { $0.configuration.commandName })
+
+    /// The target `Session.target` will choose, guessed from the raw arguments; nil for the embedded
+    /// cluster when its server is not running (starting it is `Session.open`'s business).
+    static func target(_ arguments: [String]) -> Target? {
+        var database: String?
+        var index = 1
+        while index < arguments.count, arguments[index] != "--" {
+            let argument = arguments[index]
+            if argument == "--database", index + 1 < arguments.count {
+                database = arguments[index + 1]
+                index += 1
+            } else if argument.hasPrefix("--database=") {
+                database = String(argument.dropFirst("--database=".count))
+            }
+            index += 1
+        }
+        switch Session.target(database: database) {
+        case .conninfo(let info): return .conninfo(info)
+        case .environment: return .environment
+        case .embedded(let cluster):
+            guard case .running = cluster.state() else { return nil }
+            return .conninfo(cluster.conninfo)
+        }
+    }
+}
