@@ -262,6 +262,41 @@ public final class EventStore {
         }
     }
 
+    /// What deciding a command needs of a stream's event: its version, type, schema version and payload.
+    public struct StreamEvent: Sendable {
+        public let version: Int64
+        public let type: String
+        public let schemaVersion: Int
+        /// The payload, a JSON object.
+        public let payload: Data
+    }
+
+    /// Reads a whole stream's versions, types and payloads in batches: what loading a stream to decide a
+    /// command needs, without the metadata, hashes and positions `forEachInStream` reads and parses.
+    public func forEachPayload(inStream stream: String, batchSize: Int = 1000, _ body: (StreamEvent) throws -> Void) throws {
+        var next: Int64 = 1
+        while true {
+            let rows: PostgresRows
+            do throws(PostgresError) {
+                rows = try db.query("""
+                    SELECT stream_version, event_type, schema_version, payload::text AS payload FROM event_store.events
+                     WHERE stream_name = \(stream) AND stream_version >= \(next) ORDER BY stream_version LIMIT \(batchSize)
+                    """)
+            } catch {
+                throw EventStoreError(error)
+            }
+            var last: Int64?
+            for row in rows {
+                let event = try StreamEvent(version: row.decode("stream_version"), type: row.decode("event_type"),
+                                            schemaVersion: row.decode("schema_version"), payload: Data(row.decode("payload", as: String.self).utf8))
+                try body(event)
+                last = event.version
+            }
+            guard rows.count == batchSize, let last else { return }
+            next = last + 1
+        }
+    }
+
     /// Reads up to `limit` events after `checkpoint` in global order, optionally one category only.
     ///
     /// Only transactions below the snapshot's xmin are returned: every transaction that could still

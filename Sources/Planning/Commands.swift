@@ -120,16 +120,30 @@ extension PlanningCommand {
     }
 
     /// The JSON object form, with sorted keys; `parse(json:)` reads it back to an equal command.
+    ///
+    /// The bytes are part of the contract: `muster import` and `muster demo` derive command ids from them.
+    /// One encoding, with `"command"` written into the payload's own object, gives the bytes that encoding
+    /// the payload, adding the key and serialising again with `JSONSerialization` gave (the Planning tests
+    /// compare the two over every demo, fixture and synthetic command).
     public func jsonObject() -> Data {
         let (name, payload) = parts
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(payload),
-            var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else { return Data("{\"command\":\"\(name)\"}".utf8) }
-        object["command"] = name
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
-            ?? Data("{\"command\":\"\(name)\"}".utf8)
+        return (try? encoder.encode(Tagged(name: name, payload: payload))) ?? Data("{\"command\":\"\(name)\"}".utf8)
+    }
+
+    /// A payload with its command's name as one more key of the same object.
+    private struct Tagged: Encodable {
+        let name: String
+        let payload: any Encodable & Sendable
+
+        enum Key: String, CodingKey { case command }
+
+        func encode(to encoder: any Encoder) throws {
+            try payload.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(name, forKey: .command)
+        }
     }
 
     var parts: (name: String, payload: any Encodable & Sendable) {

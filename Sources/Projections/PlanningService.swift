@@ -73,11 +73,11 @@ public final class PlanningService {
         var events: [PlanningEvent] = []
         var version: Int64 = 0
         do {
-            try store.forEachInStream(stream.rawValue) { recorded in
+            try store.forEachPayload(inStream: stream.rawValue) { recorded in
                 do {
                     events.append(try PlanningEvent.decode(EventRecord(type: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload)))
                 } catch {
-                    throw Failure.unreadableHistory(stream: recorded.stream, version: recorded.version, reason: "\(error)")
+                    throw Failure.unreadableHistory(stream: stream.rawValue, version: recorded.version, reason: "\(error)")
                 }
                 version = recorded.version
             }

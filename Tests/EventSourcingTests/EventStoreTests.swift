@@ -36,6 +36,25 @@ struct EventStoreTests {
         #expect(try store.version(of: "exercise-none") == 0)
     }
 
+    @Test func forEachPayloadReadsOneStreamsVersionsTypesAndPayloadsInOrderAcrossBatches() throws {
+        let database = try TestDatabase()
+        let store = EventStore(try database.connect())
+        try store.append([StreamAppend(stream: "unit-a", expected: .noStream, events: events(3) + [event("Other", #"{"x": "é"}"#)]),
+                          StreamAppend(stream: "unit-b", expected: .noStream, events: events(2))])
+        try store.append([StreamAppend(stream: "unit-a", expected: .exact(4), events: events(1))])
+
+        var seen: [String] = []
+        try store.forEachPayload(inStream: "unit-a", batchSize: 2) { e in
+            seen.append("\(e.version) \(e.type) v\(e.schemaVersion) \(String(decoding: e.payload, as: UTF8.self))")
+        }
+
+        #expect(seen == ["1 ThingHappened v1 {\"n\": 0}", "2 ThingHappened v1 {\"n\": 1}", "3 ThingHappened v1 {\"n\": 2}",
+                         "4 Other v1 {\"x\": \"é\"}", "5 ThingHappened v1 {\"n\": 0}"])
+        var none = 0
+        try store.forEachPayload(inStream: "unit-zzz") { _ in none += 1 }
+        #expect(none == 0)
+    }
+
     @Test func wrongExpectedVersionNamesStreamExpectedAndActualAndWritesNothing() throws {
         let database = try TestDatabase()
         let db = try database.connect()
