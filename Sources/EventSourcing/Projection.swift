@@ -47,6 +47,11 @@ public protocol Projection {
     /// when the projection applies batches from Swift; the runner then calls `apply`.
     func statements(applying batch: EventBatch, in schema: String) -> String?
 
+    /// The event types `apply` reads, or nil (the default) for every type. A runner may move the checkpoint
+    /// past a batch holding none of them without calling `apply`: declare them only when `apply` ignores
+    /// every other type, as a read model whose SQL selects its events by type does.
+    var eventTypes: Set<String>? { get }
+
     /// Creates (or re-creates) views outside the projection's schema that read its live tables.
     ///
     /// Called after the live schema is first created and inside a rebuild's swap transaction, after the
@@ -66,6 +71,9 @@ extension Projection {
 
     /// Applied from Swift by default.
     public func statements(applying batch: EventBatch, in schema: String) -> String? { nil }
+
+    /// Every event type by default.
+    public var eventTypes: Set<String>? { nil }
 }
 
 /// A projection that applies one event at a time from Swift: one or more round trips per event.

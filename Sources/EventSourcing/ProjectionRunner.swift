@@ -164,9 +164,10 @@ public final class ProjectionRunner {
     }
 
     /// One round of `applyTogether` in two round trips: the first message opens the transaction, takes the
-    /// shared swap locks, and reads the checkpoints with the bounds of each one's next batch; the second
-    /// applies every projection's batch (`Projection.statements`), moves the checkpoints and commits.
-    /// A projection without statements is applied from Swift in between. When the second message fails,
+    /// shared swap locks, and reads the checkpoints with the bounds and event types of each one's next
+    /// batch; the second applies every projection's batch (`Projection.statements`), moves the checkpoints
+    /// and commits. A projection without statements is applied from Swift in between; one whose
+    /// `eventTypes` the batch holds none of is not applied, and only its checkpoint moves. When the second message fails,
     /// the round is rolled back and run again statement by statement (`applyRoundStepByStep`), which says
     /// which projection failed.
     ///
@@ -178,7 +179,7 @@ public final class ProjectionRunner {
             BEGIN ISOLATION LEVEL READ COMMITTED;\(asynchronousCommit ? " SET LOCAL synchronous_commit = off;" : "")
             SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(n.name)) FROM (VALUES \(nameRows)) AS n(name);
             WITH c AS (SELECT name, transaction_id, position FROM projection_meta.checkpoints WHERE name IN (\(names)) FOR UPDATE),
-                 b AS (SELECT d.transaction_id, d.position, x.through_tx, x.through_pos, x.n
+                 b AS (SELECT d.transaction_id, d.position, x.through_tx, x.through_pos, x.n, t.types
                          FROM (SELECT DISTINCT transaction_id, position FROM c) d
                         CROSS JOIN LATERAL (
                             SELECT w.transaction_id AS through_tx, w.position AS through_pos, w.n
@@ -188,15 +189,21 @@ public final class ProjectionRunner {
                                              WHERE (e.transaction_id, e.position) > (d.transaction_id, d.position)
                                                AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
                                              ORDER BY e.transaction_id, e.position LIMIT \(batchSize)) l) w
-                             WHERE w.r = 1) x)
+                             WHERE w.r = 1) x
+                        -- The batch's event types (a type matches ^[A-Za-z][A-Za-z0-9_.]*$: no commas).
+                        CROSS JOIN LATERAL (
+                            SELECT string_agg(DISTINCT e.event_type, ',') AS types FROM event_store.events e
+                             WHERE (e.transaction_id, e.position) > (d.transaction_id, d.position)
+                               AND (e.transaction_id, e.position) <= (x.through_tx, x.through_pos)) t)
             SELECT c.name, c.transaction_id::text AS transaction_id, c.position,
-                   b.through_tx::text AS through_transaction_id, b.through_pos AS through_position, b.n
+                   b.through_tx::text AS through_transaction_id, b.through_pos AS through_position, b.n, b.types
               FROM c LEFT JOIN b ON b.transaction_id = c.transaction_id AND b.position = c.position
             """
         // Shared swap locks (a rebuild's swap takes them exclusive) come first, in a statement of their own:
         // the checkpoints are read after them, with a newer snapshot, because a rebuild may have swapped in
         // a newer generation and checkpoint.
         var batches: [String: EventBatch] = [:]
+        var typesIn: [String: Set<String>] = [:]
         var found: Set<String> = []
         do {
             for row in try db.simpleQuery(open) {
@@ -209,6 +216,9 @@ public final class ProjectionRunner {
                 let batch = EventBatch(after: after, through: through, count: try row.decode("n"))
                 sharedBounds?.record(batch, size: batchSize)
                 batches[name] = batch
+                if let types = try row.decodeIfPresent("types", as: String.self) {
+                    typesIn[name] = Set(types.split(separator: ",").map(String.init))
+                }
             }
         } catch {
             rollBack()
@@ -222,7 +232,9 @@ public final class ProjectionRunner {
                     throw ProjectionError.inconsistent(p.name, "its checkpoint row disappeared while running; run it again to re-create it")
                 }
                 guard let batch = batches[p.name] else { continue }
-                if let sql = p.statements(applying: batch, in: Self.liveSchema(p.name)) {
+                if let wanted = p.eventTypes, let present = typesIn[p.name], wanted.isDisjoint(with: present) {
+                    // Nothing in the batch for it: only its checkpoint moves.
+                } else if let sql = p.statements(applying: batch, in: Self.liveSchema(p.name)) {
                     message += sql + ";\n"
                 } else {
                     do {

@@ -32,10 +32,12 @@ enum BatchFunction {
     /// - Parameters:
     ///   - prelude: set-based statements run before the loop, for events whose effect does not depend on
     ///     their order among the batch's other events; `{batch}` in it is the condition selecting the batch's
-    ///     rows of `event_store.events` aliased `ev`, and `{payload}` the upcast payload of `ev`.
+    ///     rows of `event_store.events` aliased `ev` of `preludeTypes`, and `{payload}` the upcast payload of `ev`.
+    ///   - preludeTypes: the event types the prelude reads; with the cases' types, `types(cases:preludeTypes:)`,
+    ///     every type the function reads (`Projection.eventTypes`).
     ///   - declarations: extra PL/pgSQL variables, set by the prelude.
     ///   - loopFilter: a condition on `ev` that the loop's events must meet as well (the rest were handled by the prelude).
-    static func create(in schema: String, cases: [Case], prelude: String = "", declarations: String = "",
+    static func create(in schema: String, cases: [Case], preludeTypes: [String] = [], prelude: String = "", declarations: String = "",
                        loopFilter: String = "true", _ db: PostgresConnection) throws {
         let types = cases.flatMap(\.types)
         let batch = """
@@ -44,7 +46,8 @@ enum BatchFunction {
                        AND (max_time IS NULL OR ev.recorded_at <= max_time)
                        AND (max_pos IS NULL OR ev.position <= max_pos)
             """
-        let preludeSQL = prelude.replacingOccurrences(of: "{s}.", with: "").replacingOccurrences(of: "{batch}", with: batch)
+        let preludeBatch = "\(batch) AND ev.event_type IN (\(preludeTypes.isEmpty ? "NULL" : preludeTypes.map(literal).joined(separator: ", ")))"
+        let preludeSQL = prelude.replacingOccurrences(of: "{s}.", with: "").replacingOccurrences(of: "{batch}", with: preludeBatch)
             .replacingOccurrences(of: "{payload}", with: upcastPayload)
         let arms = cases.map { c in
             "        WHEN \(c.types.map(literal).joined(separator: ", ")) THEN\n"
@@ -86,6 +89,11 @@ enum BatchFunction {
             $fn$;
             REVOKE ALL ON FUNCTION \(schema).apply_events(xid8, bigint, xid8, bigint, timestamptz, bigint) FROM PUBLIC;
             """)
+    }
+
+    /// Every event type a function `create` makes with these cases and prelude types reads.
+    static func types(_ cases: [Case], preludeTypes: [String] = []) -> Set<String> {
+        Set(cases.flatMap(\.types) + preludeTypes)
     }
 
     /// The statements that apply `batch` with the function `create` made in `schema`

@@ -43,6 +43,8 @@ public struct InteroperabilityProjection: ReportingProjection {
         BatchFunction.statements(batch, in: schema)
     }
 
+    public var eventTypes: Set<String>? { BatchFunction.types(Self.cases) }
+
     /// One case per event type this read model uses; see `BatchFunction`.
     static var cases: [BatchFunction.Case] {
         func participation(_ type: String, _ status: ParticipationStatus) -> BatchFunction.Case {

@@ -22,7 +22,7 @@ public struct ReadinessHistoryProjection: ReportingProjection {
                 c_level smallint NOT NULL CHECK (c_level BETWEEN 1 AND 5),
                 personnel smallint, supplies smallint, equipment smallint, training smallint, remark text);
             """)
-        try BatchFunction.create(in: schema, cases: [], prelude: Self.prelude, db)
+        try BatchFunction.create(in: schema, cases: [], preludeTypes: Self.preludeTypes, prelude: Self.prelude, db)
     }
 
     /// For readers of one unit's history; applying never reads it.
@@ -37,6 +37,10 @@ public struct ReadinessHistoryProjection: ReportingProjection {
     public func statements(applying batch: EventBatch, in schema: String) -> String? {
         BatchFunction.statements(batch, in: schema)
     }
+
+    public var eventTypes: Set<String>? { BatchFunction.types([], preludeTypes: Self.preludeTypes) }
+
+    static let preludeTypes = ["ReadinessReported", "ReadinessOverridden", "ReadinessCorrected", "UnitRegistered"]
 
     /// The batch's readiness events, one INSERT; the units' nations, one upsert (the last registration of a
     /// unit in the batch wins, as it would event by event).

@@ -34,7 +34,7 @@ public struct ReadinessProjection: ReportingProjection {
                 position bigint PRIMARY KEY, alliance text NOT NULL, nation text NOT NULL, role text NOT NULL,
                 joined date NOT NULL, left_on date);
             """)
-        try BatchFunction.create(in: schema, cases: Self.cases, prelude: Self.prelude, declarations: "v_keys text[];",
+        try BatchFunction.create(in: schema, cases: Self.cases, preludeTypes: Self.preludeTypes, prelude: Self.prelude, declarations: "v_keys text[];",
                                  loopFilter: "ev.event_type <> 'ReadinessReported' OR EXISTS (SELECT FROM unnest(v_keys) k WHERE k = (ev.payload ->> 'unit') || '|' || (ev.payload ->> 'asOf'))",
                                  db)
     }
@@ -46,6 +46,10 @@ public struct ReadinessProjection: ReportingProjection {
     public func statements(applying batch: EventBatch, in schema: String) -> String? {
         BatchFunction.statements(batch, in: schema)
     }
+
+    public var eventTypes: Set<String>? { BatchFunction.types(Self.cases, preludeTypes: Self.preludeTypes) }
+
+    static let preludeTypes = ["ReadinessReported", "ReadinessOverridden", "ReadinessCorrected"]
 
     /// The four area ratings (personnel, supplies, equipment, training) of a readiness payload, as smallint
     /// columns in that order. `payload` is the SQL expression of the (upcast) payload.

@@ -44,6 +44,8 @@ public struct ScheduleProjection: ReportingProjection {
         BatchFunction.statements(batch, in: schema)
     }
 
+    public var eventTypes: Set<String>? { BatchFunction.types(Self.cases) }
+
     /// One case per event type this read model uses; see `BatchFunction`.
     static var cases: [BatchFunction.Case] {
         [

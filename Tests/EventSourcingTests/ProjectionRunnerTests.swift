@@ -71,6 +71,27 @@ struct CategoryCounts: Projection {
     }
 }
 
+/// Records each batch it is asked to apply; it reads only events of `Wanted`.
+struct WantedOnly: Projection {
+    let name = "wanted_only"
+    var eventTypes: Set<String>? { ["Wanted"] }
+
+    func createTables(in schema: String, _ db: PostgresConnection) throws {
+        try db.execute("CREATE TABLE \(schema).calls (through bigint PRIMARY KEY, wanted bigint NOT NULL)")
+    }
+
+    func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        try db.execute(statements(applying: batch, in: schema) ?? "")
+    }
+
+    func statements(applying batch: EventBatch, in schema: String) -> String? {
+        """
+        INSERT INTO \(schema).calls SELECT \(batch.through.position), count(*) FROM event_store.events e
+         WHERE \(batch.condition()) AND e.event_type = 'Wanted'
+        """
+    }
+}
+
 private func counts(_ db: PostgresConnection) throws -> [String: Int64] {
     var out: [String: Int64] = [:]
     for row in try db.query("SELECT stream, events FROM rm_stream_counts.counts") {
@@ -175,6 +196,42 @@ struct ProjectionRunnerTests {
         #expect(try db.query("SELECT sum(events) AS n FROM rm_category_counts.counts")[0].decode("n", as: Int64.self) == 6)
         #expect(try counts(db) == ["unit-a": 5, "exercise-x": 1])
         #expect(try db.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")[0].decode("n", as: Int.self) == 0)
+    }
+
+    @Test func aBatchWithoutAnyOfAProjectionsEventTypesOnlyMovesItsCheckpoint() throws {
+        // Given: a projection that reads only `Wanted` events, built.
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        try store.append([StreamAppend(stream: "unit-a", expected: .noStream, events: [event("Wanted")])])
+        let runner = ProjectionRunner(try database.connect(), projections: [WantedOnly(), StreamCounts()])
+        try runner.catchUp()
+        func calls() throws -> [String] {
+            try db.query("SELECT through, wanted FROM rm_wanted_only.calls ORDER BY through").map {
+                "\(try $0.decode("through", as: Int64.self)):\(try $0.decode("wanted", as: Int64.self))"
+            }
+        }
+        let built = try calls()
+
+        // When: a batch of other types only, then one that holds a `Wanted` event.
+        try store.append([StreamAppend(stream: "unit-a", expected: .exact(1), events: events(2, "Other"))])
+        let skipped = try runner.catchUp()
+        let afterSkip = try calls()
+        let statusAfterSkip = try #require(try runner.status().first { $0.name == "wanted_only" })
+        let headAfterSkip = try #require(try store.read(after: .start).last?.checkpoint)
+        try store.append([StreamAppend(stream: "unit-b", expected: .noStream, events: [event("Other"), event("Wanted")])])
+        let applied = try runner.catchUp()
+
+        // Then: it was not asked to apply the first batch, yet its checkpoint moved past it; the second it applied.
+        #expect(skipped == ["wanted_only": 2, "stream_counts": 2])
+        #expect(afterSkip == built)
+        #expect(statusAfterSkip.checkpoint == headAfterSkip)
+        #expect(statusAfterSkip.visibleLag == 0)
+        #expect(statusAfterSkip.eventsProcessed == 3)
+        #expect(applied == ["wanted_only": 2, "stream_counts": 2])
+        let last = try #require(try store.read(after: .start).last)
+        #expect(try calls() == built + ["\(last.position):1"])
+        #expect(try counts(db) == ["unit-a": 3, "unit-b": 2])
     }
 
     @Test func aProjectionOfAnotherVersionIsBuiltAgainFromTheLogAndItsTablesAreLogged() throws {
