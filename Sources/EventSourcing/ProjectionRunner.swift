@@ -173,31 +173,11 @@ public final class ProjectionRunner {
     ///
     /// - Returns: per projection that moved, the number of events applied.
     private func applyRound(_ active: [any Projection]) throws -> [String: Int] {
-        let names = active.map { Self.literal($0.name) }.joined(separator: ", ")
         let nameRows = active.map { "(\(Self.literal($0.name)))" }.joined(separator: ", ")
         let open = """
             BEGIN ISOLATION LEVEL READ COMMITTED;\(asynchronousCommit ? " SET LOCAL synchronous_commit = off;" : "")
             SELECT pg_advisory_xact_lock_shared(\(Self.swapLockSpace), hashtext(n.name)) FROM (VALUES \(nameRows)) AS n(name);
-            WITH c AS (SELECT name, transaction_id, position FROM projection_meta.checkpoints WHERE name IN (\(names)) FOR UPDATE),
-                 b AS (SELECT d.transaction_id, d.position, x.through_tx, x.through_pos, x.n, t.types
-                         FROM (SELECT DISTINCT transaction_id, position FROM c) d
-                        CROSS JOIN LATERAL (
-                            SELECT w.transaction_id AS through_tx, w.position AS through_pos, w.n
-                              FROM (SELECT l.transaction_id, l.position, count(*) OVER () AS n,
-                                           row_number() OVER (ORDER BY l.transaction_id DESC, l.position DESC) AS r
-                                      FROM (SELECT e.transaction_id, e.position FROM event_store.events e
-                                             WHERE (e.transaction_id, e.position) > (d.transaction_id, d.position)
-                                               AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-                                             ORDER BY e.transaction_id, e.position LIMIT \(batchSize)) l) w
-                             WHERE w.r = 1) x
-                        -- The batch's event types (a type matches ^[A-Za-z][A-Za-z0-9_.]*$: no commas).
-                        CROSS JOIN LATERAL (
-                            SELECT string_agg(DISTINCT e.event_type, ',') AS types FROM event_store.events e
-                             WHERE (e.transaction_id, e.position) > (d.transaction_id, d.position)
-                               AND (e.transaction_id, e.position) <= (x.through_tx, x.through_pos)) t)
-            SELECT c.name, c.transaction_id::text AS transaction_id, c.position,
-                   b.through_tx::text AS through_transaction_id, b.through_pos AS through_position, b.n, b.types
-              FROM c LEFT JOIN b ON b.transaction_id = c.transaction_id AND b.position = c.position
+            \(Self.checkpointsAndBatches(active.map(\.name), batchSize: batchSize))
             """
         // Shared swap locks (a rebuild's swap takes them exclusive) come first, in a statement of their own:
         // the checkpoints are read after them, with a newer snapshot, because a rebuild may have swapped in
@@ -265,6 +245,40 @@ public final class ProjectionRunner {
             return try applyRoundStepByStep(active)
         }
         return Dictionary(uniqueKeysWithValues: moved.map { ($0.name, $0.batch.count) })
+    }
+
+    /// The checkpoints of `names`, locked, each with the bounds of its next batch (`n` events up to
+    /// `through_transaction_id`/`through_position`, none when no event follows) and, for a batch of up to 100
+    /// events, its event types (`types`, comma-separated). Literals only: names are checked (`isValidName`).
+    static func checkpointsAndBatches(_ names: [String], batchSize: Int) -> String {
+        let names = names.map { literal($0) }.joined(separator: ", ")
+        return """
+            WITH c AS (SELECT name, transaction_id, position FROM projection_meta.checkpoints WHERE name IN (\(names)) FOR UPDATE),
+                 b AS (SELECT d.transaction_id, d.position, x.through_tx, x.through_pos, x.n, t.types
+                         FROM (SELECT DISTINCT transaction_id, position FROM c) d
+                        CROSS JOIN LATERAL (
+                            SELECT w.transaction_id AS through_tx, w.position AS through_pos, w.n
+                              FROM (SELECT l.transaction_id, l.position, count(*) OVER () AS n,
+                                           row_number() OVER (ORDER BY l.transaction_id DESC, l.position DESC) AS r
+                                      FROM (SELECT e.transaction_id, e.position FROM event_store.events e
+                                             WHERE (e.transaction_id, e.position) > (d.transaction_id, d.position)
+                                               AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                                             ORDER BY e.transaction_id, e.position LIMIT \(batchSize)) l) w
+                             WHERE w.r = 1) x
+                        -- The event types of a batch of up to 100 events (a type matches ^[A-Za-z][A-Za-z0-9_.]*$: no
+                        -- commas); NULL for a larger one, which is applied whole. The LIMIT keeps the estimate small:
+                        -- one that grew with the log made the server compile this query (JIT) on every command.
+                        CROSS JOIN LATERAL (
+                            SELECT string_agg(DISTINCT y.event_type, ',') AS types
+                              FROM (SELECT e.event_type FROM event_store.events e
+                                     WHERE x.n <= 100
+                                       AND (e.transaction_id, e.position) > (d.transaction_id, d.position)
+                                       AND (e.transaction_id, e.position) <= (x.through_tx, x.through_pos)
+                                     ORDER BY e.transaction_id, e.position LIMIT 100) y) t)
+            SELECT c.name, c.transaction_id::text AS transaction_id, c.position,
+                   b.through_tx::text AS through_transaction_id, b.through_pos AS through_position, b.n, b.types
+              FROM c LEFT JOIN b ON b.transaction_id = c.transaction_id AND b.position = c.position
+            """
     }
 
     /// One round of `applyTogether`, a statement per round trip: how `applyRound` finds which projection failed.

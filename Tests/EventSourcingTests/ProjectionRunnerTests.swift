@@ -1,4 +1,4 @@
-import EventSourcing
+@testable import EventSourcing
 import Foundation
 import Postgres
 import TestSupport
@@ -232,6 +232,36 @@ struct ProjectionRunnerTests {
         let last = try #require(try store.read(after: .start).last)
         #expect(try calls() == built + ["\(last.position):1"])
         #expect(try counts(db) == ["unit-a": 3, "unit-b": 2])
+    }
+
+    @Test func aRoundsBookkeepingStaysCheapToPlanOnALargeLog() throws {
+        // Given: a log of 200,000 events (written straight into the table: only their number matters here).
+        let database = try TestDatabase()
+        let db = try database.connect()
+        try EventStore(db).append([StreamAppend(stream: "unit-a", expected: .noStream, events: events(3))])
+        let runner = ProjectionRunner(try database.connect(), projections: [StreamCounts(), WantedOnly()])
+        try runner.catchUp()
+        try db.execute("""
+            INSERT INTO event_store.events (stream_name, category, stream_version, event_id, event_type, schema_version,
+                                            payload, metadata, recorded_at, previous_hash, hash)
+            SELECT 'unit-b', 'unit', i, gen_random_uuid(), 'Filler', 1, '{}', '{}', now(), '\\x00', '\\x00'
+              FROM generate_series(1, 200000) i;
+            ANALYZE event_store.events
+            """)
+
+        // When
+        let plan = try db.simpleQuery("EXPLAIN (FORMAT JSON) " + ProjectionRunner.checkpointsAndBatches(["stream_counts", "wanted_only"], batchSize: 10_000))
+        let row = try #require(plan.first)
+        let json = try row.decode("QUERY PLAN", as: String.self)
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
+        let top = try #require(parsed?.first?["Plan"] as? [String: Any])
+        let cost = try #require(top["Total Cost"] as? Double)
+
+        // Then: far below the cost at which the server compiles a query (jit_above_cost), as it did on every
+        // command once the events' types were read without a limit.
+        let setting = try db.query("SHOW jit_above_cost").first?.decode("jit_above_cost", as: String.self)
+        let jitAbove = try #require(setting.flatMap(Double.init))
+        #expect(cost < jitAbove / 10, "total cost \(cost)")
     }
 
     @Test func aProjectionOfAnotherVersionIsBuiltAgainFromTheLogAndItsTablesAreLogged() throws {
