@@ -38,7 +38,10 @@ public struct ReadinessHistoryProjection: ReportingProjection {
         BatchFunction.statements(batch, in: schema)
     }
 
-    public var eventTypes: Set<String>? { BatchFunction.types([], preludeTypes: Self.preludeTypes) }
+    public var eventTypes: Set<String>? { Self.types }
+
+    /// Built once: the cases are built anew on every use.
+    private static let types = BatchFunction.types([], preludeTypes: Self.preludeTypes)
 
     static let preludeTypes = ["ReadinessReported", "ReadinessOverridden", "ReadinessCorrected", "UnitRegistered"]
 

@@ -47,7 +47,10 @@ public struct ReadinessProjection: ReportingProjection {
         BatchFunction.statements(batch, in: schema)
     }
 
-    public var eventTypes: Set<String>? { BatchFunction.types(Self.cases, preludeTypes: Self.preludeTypes) }
+    public var eventTypes: Set<String>? { Self.types }
+
+    /// Built once: the cases are built anew on every use.
+    private static let types = BatchFunction.types(Self.cases, preludeTypes: Self.preludeTypes)
 
     static let preludeTypes = ["ReadinessReported", "ReadinessOverridden", "ReadinessCorrected"]
 

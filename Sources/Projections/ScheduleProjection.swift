@@ -44,7 +44,10 @@ public struct ScheduleProjection: ReportingProjection {
         BatchFunction.statements(batch, in: schema)
     }
 
-    public var eventTypes: Set<String>? { BatchFunction.types(Self.cases) }
+    public var eventTypes: Set<String>? { Self.types }
+
+    /// Built once: the cases are built anew on every use.
+    private static let types = BatchFunction.types(Self.cases)
 
     /// One case per event type this read model uses; see `BatchFunction`.
     static var cases: [BatchFunction.Case] {
