@@ -108,6 +108,23 @@ struct EventStoreTests {
         #expect(try store.readStream("exercise-ts25").isEmpty)
         #expect(try eventCount(db) == 1)
 
+        // … or a stream expected to be new exists (found when the new heads are written, after every
+        // stream was checked and chained), nothing is written either, and the error names that stream.
+        let exists = #expect(throws: EventStoreError.self) {
+            try store.append([
+                StreamAppend(stream: "exercise-ts25", expected: .noStream, events: events(2, "UnitCommitted")),
+                StreamAppend(stream: "unit-usa-31meu", expected: .noStream, events: events(1, "UnitCommitted")),
+                StreamAppend(stream: "unit-gbr-40cdo", expected: .any, events: events(3, "UnitCommitted")),
+            ])
+        }
+        #expect(exists?.isConcurrencyConflict == true)
+        #expect(exists?.stream == "unit-usa-31meu")
+        #expect(exists?.description.contains("expected no stream but it exists at version 1") == true, "\(exists?.description ?? "")")
+        #expect(try store.version(of: "exercise-ts25") == 0)
+        #expect(try store.version(of: "unit-gbr-40cdo") == 0)
+        #expect(try store.version(of: "unit-usa-31meu") == 1)
+        #expect(try eventCount(db) == 1)
+
         // And with both right, both are written in one transaction.
         let ok = try store.append([
             StreamAppend(stream: "exercise-ts25", expected: .noStream, events: events(1, "UnitCommitted")),
