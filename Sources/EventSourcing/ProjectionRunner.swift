@@ -167,9 +167,9 @@ public final class ProjectionRunner {
     /// shared swap locks, and reads the checkpoints with the bounds and event types of each one's next
     /// batch; the second applies every projection's batch (`Projection.statements`), moves the checkpoints
     /// and commits. A projection without statements is applied from Swift in between; one whose
-    /// `eventTypes` the batch holds none of is not applied, and only its checkpoint moves. When the second message fails,
-    /// the round is rolled back and run again statement by statement (`applyRoundStepByStep`), which says
-    /// which projection failed.
+    /// `eventTypes` the batch holds none of is not applied, and only its checkpoint moves. When the second
+    /// message fails, the round is rolled back and run again statement by statement
+    /// (`applyRoundStepByStep`), which says which projection failed.
     ///
     /// - Returns: per projection that moved, the number of events applied.
     private func applyRound(_ active: [any Projection]) throws -> [String: Int] {
