@@ -89,11 +89,26 @@ public final class EventStore {
     @discardableResult
     public func append(_ appends: [StreamAppend], commandID: UUID? = nil, command: Data? = nil) throws(EventStoreError) -> AppendResult {
         guard !appends.isEmpty else { throw EventStoreError(invalid: "nothing to append") }
-        let request = Self.request(appends)
         let commandText = command.map { String(decoding: $0, as: UTF8.self) }
         do {
-            let rows = try db.query("SELECT event_store.append(\(commandID), \(commandText)::jsonb, \(request)::jsonb) AS result",
+            let rows: PostgresRows
+            if appends.count == 1, appends[0].events.count == 1, appends[0].expected != .noStream {
+                // One event on one stream (most commands): its fields bound one by one (`schema/0008`).
+                let a = appends[0], e = a.events[0]
+                let (expected, version): (String, Int64?) = switch a.expected {
+                case .exact(let n): ("exact", n)
+                case .streamExists: ("stream_exists", nil)
+                case .any, .noStream: ("any", nil)
+                }
+                let payload = String(decoding: e.payload, as: UTF8.self)
+                rows = try db.query("""
+                    SELECT event_store.append_one(\(commandID), \(commandText)::jsonb, \(a.stream), \(expected), \(version),
+                                                  \(e.eventID), \(e.type), \(e.schemaVersion), \(payload)::jsonb, \(AppendJSON.encode(e.metadata))::jsonb) AS result
+                    """, reusing: "muster_append_one")
+            } else {
+                rows = try db.query("SELECT event_store.append(\(commandID), \(commandText)::jsonb, \(Self.request(appends))::jsonb) AS result",
                                     reusing: "muster_append")
+            }
             let text = try rows.first?.decode("result", as: String.self) ?? "{}"
             return try AppendResult(serverText: text) ?? JSONDecoder().decode(AppendResult.self, from: Data(text.utf8))
         } catch let error as PostgresError {

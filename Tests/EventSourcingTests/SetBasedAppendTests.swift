@@ -77,17 +77,38 @@ struct SetBasedAppendTests {
             {"streams": [{"stream": "unit-aus-3rar", "expected": "any", "events": [
                 {"event_id": "00000000-0000-4000-8000-000000000009", "type": "ReadinessReported", "schema_version": 2, "payload": {"unit": "aus-3rar", "cLevel": 3}}]}]}
             """
+        // One event with a command id but no command: its content hash comes from the stream, type and payload.
+        let fifth = """
+            {"streams": [{"stream": "unit-aus-3rar", "expected": "stream_exists", "events": [
+                {"event_id": "00000000-0000-4000-8000-000000000010", "type": "ReadinessCorrected", "schema_version": 1, "payload": {"unit": "aus-3rar", "n": [1, 2.50, "é"]}, "metadata": \(meta)}]}]}
+            """
         let commandID = "8d6f3a52-57d1-4c1e-9a53-6f5c37f6a001"
         let thirdCommandID = "8d6f3a52-57d1-4c1e-9a53-6f5c37f6a003"
+        let fifthCommandID = "8d6f3a52-57d1-4c1e-9a53-6f5c37f6a005"
 
-        func applyBoth(_ function: String) throws -> ([String], [Row], [String], [String]) {
+        /// Applies the requests through `function`; with `single`, the one-event requests go through
+        /// `event_store.append_one` with the request's fields bound one by one, as `EventStore` sends them.
+        func applyBoth(_ function: String, single: Bool = false) throws -> ([String], [Row], [String], [String]) {
+            func one(_ commandID: String?, _ command: String?, _ request: String) throws -> String {
+                guard single else {
+                    return try db.query(PostgresQuery(sql: "SELECT \(function)($1::uuid, $2::jsonb, $3::jsonb)::text AS r", binds: [commandID, command, request])).first?.decode("r") ?? ""
+                }
+                return try db.query(PostgresQuery(sql: """
+                    SELECT event_store.append_one($1::uuid, $2::jsonb, s ->> 'stream', coalesce(s ->> 'expected', 'any'), (s ->> 'expected_version')::bigint,
+                                                  (e ->> 'event_id')::uuid, e ->> 'type', (e ->> 'schema_version')::integer, e -> 'payload', e -> 'metadata')::text AS r
+                      FROM (SELECT $3::jsonb -> 'streams' -> 0 AS s) q, LATERAL (SELECT q.s -> 'events' -> 0 AS e) x
+                    """, binds: [commandID, command, request])).first?.decode("r") ?? ""
+            }
             var results: [String] = []
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)($1, $2::jsonb, $3::jsonb)::text AS r", binds: [commandID, #"{"command": "import"}"#, first])).first?.decode("r") ?? "")
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)(NULL, NULL, $1::jsonb)::text AS r", binds: [second])).first?.decode("r") ?? "")
-            results.append(try db.query(PostgresQuery(sql: "SELECT \(function)($1, $2::jsonb, $3::jsonb)::text AS r", binds: [thirdCommandID, #"{"command": "holdMilestone"}"#, third])).first?.decode("r") ?? "")
-            results.append(try db.query(PostgresQuery(sql: "SELECT \(function)(NULL, NULL, $1::jsonb)::text AS r", binds: [fourth])).first?.decode("r") ?? "")
-            // A retry of the first command id.
+            results.append(try one(thirdCommandID, #"{"command": "holdMilestone"}"#, third))
+            results.append(try one(nil, nil, fourth))
+            results.append(try one(fifthCommandID, nil, fifth))
+            // Retries of the first, third and fifth command ids.
             results.append(try db.query(PostgresQuery(sql: "SELECT \(function)($1, $2::jsonb, $3::jsonb)::text AS r", binds: [commandID, #"{"command": "import"}"#, first])).first?.decode("r") ?? "")
+            results.append(try one(thirdCommandID, #"{"command": "holdMilestone"}"#, third))
+            results.append(try one(fifthCommandID, nil, fifth))
             let commands = try db.query("""
                 SELECT command_id::text || ' ' || encode(request_hash, 'hex') || ' ' || coalesce(command::text, '-') || ' ' || result::text AS c
                   FROM event_store.commands ORDER BY command_id
@@ -102,22 +123,27 @@ struct SetBasedAppendTests {
         try db.execute("ROLLBACK TO SAVEPOINT before")
         #expect(try Self.rows(db).isEmpty)
         let new = try applyBoth("event_store.append")
+        try db.execute("ROLLBACK TO SAVEPOINT before")
+        let one = try applyBoth("event_store.append", single: true)
         try db.execute("COMMIT")
 
         // Then: byte-identical rows (positions restart after the rollback, so compare them relative to the first).
-        #expect(new.0.map(normalised) == old.0.map { shifted($0, by: new.1.first!.position - old.1.first!.position) })
-        #expect(new.1.count == 9)
-        #expect(new.1.map(\.hash) == old.1.map(\.hash))
-        #expect(new.1.map(\.previousHash) == old.1.map(\.previousHash))
-        #expect(new.1.map { [$0.stream, String($0.version), $0.eventID, $0.type, String($0.schemaVersion), $0.payload, $0.metadata, $0.commandID ?? "-", $0.recordedAt] }
-                == old.1.map { [$0.stream, String($0.version), $0.eventID, $0.type, String($0.schemaVersion), $0.payload, $0.metadata, $0.commandID ?? "-", $0.recordedAt] })
-        #expect(new.2 == old.2)
-        // The applied command is recorded once, with the same hash and the same result.
-        #expect(new.3.count == 2)
-        #expect(new.3.map { shiftedCommand($0, by: new.1.first!.position - old.1.first!.position) } == old.3.map { shiftedCommand($0, by: 0) })
-        // Positions follow the request order: streams in order, versions ascending within each stream.
-        #expect(new.1.map { String($0.eventID.suffix(1)) } == ["1", "2", "3", "4", "5", "6", "7", "8", "9"])
-        #expect(new.1.map(\.position) == Array(new.1[0].position..<(new.1[0].position + 9)))
+        for (new, label) in [(new, "append"), (one, "append_one")] {
+            let offset = new.1.first!.position - old.1.first!.position
+            #expect(new.0.map(normalised) == old.0.map { shifted($0, by: offset) }, "\(label)")
+            #expect(new.1.count == 10)
+            #expect(new.1.map(\.hash) == old.1.map(\.hash), "\(label)")
+            #expect(new.1.map(\.previousHash) == old.1.map(\.previousHash), "\(label)")
+            #expect(new.1.map { [$0.stream, String($0.version), $0.eventID, $0.type, String($0.schemaVersion), $0.payload, $0.metadata, $0.commandID ?? "-", $0.recordedAt] }
+                    == old.1.map { [$0.stream, String($0.version), $0.eventID, $0.type, String($0.schemaVersion), $0.payload, $0.metadata, $0.commandID ?? "-", $0.recordedAt] }, "\(label)")
+            #expect(new.2 == old.2, "\(label)")
+            // Each applied command is recorded once, with the same content hash and the same result.
+            #expect(new.3.count == 3)
+            #expect(new.3.map { shiftedCommand($0, by: offset) } == old.3.map { shiftedCommand($0, by: 0) }, "\(label)")
+            // Positions follow the request order: streams in order, versions ascending within each stream.
+            #expect(new.1.map { String($0.eventID.suffix(2)) } == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"], "\(label)")
+            #expect(new.1.map(\.position) == Array(new.1[0].position..<(new.1[0].position + 10)), "\(label)")
+        }
         // And the chains verify independently, in Swift.
         #expect(try ChainVerifier(db).verify().findings.isEmpty)
     }
