@@ -116,10 +116,12 @@ public final class ProjectionRunner {
         q.append("""
             ) AS n(name, schema, comment)
               JOIN projection_meta.checkpoints c ON c.name = n.name
-              JOIN pg_namespace s ON s.nspname = n.schema AND obj_description(s.oid, 'pg_namespace') = n.comment
               CROSS JOIN LATERAL (SELECT EXISTS (SELECT FROM event_store.events e
                                                   WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
                                                     AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())) AS behind) x
+             -- The schema's mark, found through the catalog cache (to_regnamespace): a join with pg_namespace
+             -- cost a fresh backend 0.3 ms more. A missing schema has no mark.
+             WHERE obj_description(to_regnamespace(n.schema)::oid, 'pg_namespace') = n.comment
             """)
         var out: [String: (state: LiveState, locked: Bool?)] = [:]
         for row in try db.query(q) {
