@@ -138,7 +138,7 @@ struct Concurrent: ParsableCommand {
         let deadline = start.get + seconds
         var i = 0
         while now() < deadline {
-            let commandID = UUID()
+            let commandID = UUID.random()
             let e = AppendBench.event(w * 1_000_000 + i, metadata: AppendBench.metadata(commandID))
             let command = Data(#"{"command": "bench", "writer": \#(w), "i": \#(i)}"#.utf8)
             switch attempt(store, StreamAppend(stream: stream, expected: .exact(version), events: [e]), commandID: commandID, command: command) {

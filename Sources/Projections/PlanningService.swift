@@ -31,7 +31,7 @@ public final class PlanningService {
                     causationID: UUID? = nil, now: Date = Date()) {
             self.actor = actor
             self.reason = reason
-            self.commandID = commandID ?? UUID()
+            self.commandID = commandID ?? .random()
             self.commandIDIsNew = commandID == nil
             self.correlationID = correlationID
             self.causationID = causationID

@@ -41,3 +41,18 @@ struct AppendResultTests {
         }
     }
 }
+
+@Suite struct RandomUUIDTests {
+    @Test func randomUUIDsAreVersion4RFC4122AndDistinct() {
+        let ids = (0..<10_000).map { _ in UUID.random() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(1_000) {
+            let text = id.uuidString
+            let bytes = Array(text.utf8)
+            #expect(bytes[14] == UInt8(ascii: "4"), "\(text)")
+            #expect([UInt8(ascii: "8"), UInt8(ascii: "9"), UInt8(ascii: "A"), UInt8(ascii: "B")].contains(bytes[19]), "\(text)")
+        }
+        // The bytes vary: no two of the first thousand share their first eight hex digits.
+        #expect(Set(ids.prefix(1_000).map { $0.uuidString.prefix(8) }).count > 990)
+    }
+}
