@@ -16,7 +16,10 @@ public struct Migrator: Sendable {
     public let migrations: [Migration]
 
     /// Loads `NNNN-verb-object.sql` files from a directory.
-    public init(directory: URL) throws {
+    ///
+    /// - Parameter readingFiles: false to list the files without reading them (`sql` is empty): enough for
+    ///   `pending`, which compares versions only, and a planner command's check costs no file reads.
+    public init(directory: URL, readingFiles: Bool = true) throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter { $0.hasSuffix(".sql") }
             .sorted()
@@ -28,7 +31,7 @@ public struct Migrator: Sendable {
             if list.contains(where: { $0.version == number }) {
                 throw MigrationError("two schema files share migration number \(number)")
             }
-            let sql = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            let sql = readingFiles ? try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) : ""
             list.append(Migration(version: number, name: String(name.dropLast(4)), sql: sql))
         }
         guard !list.isEmpty else { throw MigrationError("no schema files in \(directory.path)") }

@@ -40,7 +40,7 @@ enum EarlyConnection {
             defer { slot.done.signal() }
             let info: String? = if case .conninfo(let s) = target { s } else { nil }
             guard let db = try? PostgresConnection(conninfo: info) else { return }
-            let pending = try? Migrator(directory: Migrator.locateSchemaDirectory()).pending(db)
+            let pending = try? Migrator(directory: Migrator.locateSchemaDirectory(), readingFiles: false).pending(db)
             slot.opened = Opened(target: target, db: db, pending: pending)
         }.start()
     }

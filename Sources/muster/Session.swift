@@ -77,18 +77,24 @@ struct Session {
     }
 
     private static func openUnclassified(_ options: ConnectionOptions, requireMigrated: Bool) throws -> Session {
+        let target = target(options)
+        // A planner command's connection opened while its arguments were parsed, with the migrations the
+        // database lacks (`EarlyConnection`): then the schema files need not be read here.
+        let early: EarlyConnection.Opened? = switch target {
+        case .conninfo(let info): EarlyConnection.take(.conninfo(info))
+        case .environment: EarlyConnection.take(.environment)
+        case .embedded: nil
+        }
+        if let early, let pending = early.pending {
+            return try checked(Session(early.db, cluster: nil), requireMigrated: requireMigrated) { _ in pending }
+        }
+        early?.db.close()
         let migrator = try Migrator(directory: Migrator.locateSchemaDirectory())
-        switch target(options) {
+        switch target {
         case .conninfo(let info):
-            if let early = EarlyConnection.take(.conninfo(info)) {
-                return try checked(Session(early.db, cluster: nil), migrator: migrator, requireMigrated: requireMigrated, pending: early.pending)
-            }
-            return try checked(connect(info, cluster: nil), migrator: migrator, requireMigrated: requireMigrated)
+            return try checked(connect(info, cluster: nil), requireMigrated: requireMigrated) { try migrator.pending($0) }
         case .environment:
-            if let early = EarlyConnection.take(.environment) {
-                return try checked(Session(early.db, cluster: nil), migrator: migrator, requireMigrated: requireMigrated, pending: early.pending)
-            }
-            return try checked(connect(nil, cluster: nil), migrator: migrator, requireMigrated: requireMigrated)
+            return try checked(connect(nil, cluster: nil), requireMigrated: requireMigrated) { try migrator.pending($0) }
         case .embedded(let cluster):
             if try cluster.start() {
                 printError("started the embedded PostgreSQL cluster in \(cluster.directory.path)")
@@ -106,10 +112,10 @@ struct Session {
         }
     }
 
-    /// - Parameter pending: the migrations the database lacks, when already asked (`EarlyConnection`).
-    private static func checked(_ session: Session, migrator: Migrator, requireMigrated: Bool, pending known: [Migrator.Migration]? = nil) throws -> Session {
+    /// - Parameter pending: the migrations the database lacks.
+    private static func checked(_ session: Session, requireMigrated: Bool, pending: (PostgresConnection) throws -> [Migrator.Migration]) throws -> Session {
         if requireMigrated {
-            let pending = try known ?? migrator.pending(session.db)
+            let pending = try pending(session.db)
             if !pending.isEmpty {
                 throw Failure("\(session.db.target) is missing \(pending.count) migration(s) (\(pending.map(\.name).joined(separator: ", "))): run 'muster db migrate' first")
             }
