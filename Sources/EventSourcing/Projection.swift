@@ -37,6 +37,7 @@ public protocol Projection {
     func createIndexes(in schema: String, _ db: PostgresConnection) throws
 
     /// Applies a batch of events, in global order, to the tables in `schema`, inside the runner's transaction.
+    /// By default it runs `statements(applying:in:)`; a projection that applies batches from Swift implements it.
     ///
     /// Events of every category are in the batch; ignore those the projection does not use.
     func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws
@@ -71,6 +72,14 @@ extension Projection {
 
     /// Applied from Swift by default.
     public func statements(applying batch: EventBatch, in schema: String) -> String? { nil }
+
+    /// Runs the projection's `statements`: a projection that gives them need not implement `apply`.
+    public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
+        guard let sql = statements(applying: batch, in: schema) else {
+            throw ProjectionError.inconsistent(name, "it implements neither apply nor statements")
+        }
+        try db.execute(sql)
+    }
 
     /// Every event type by default.
     public var eventTypes: Set<String>? { nil }

@@ -27,15 +27,7 @@ public struct AuditTrailProjection: ReportingProjection {
     }
 
     /// Moves the mark to the batch's last event (and its as-of cut, the same for every batch of a build).
-    public func apply(_ batch: EventBatch, in s: String, _ db: PostgresConnection) throws {
-        try db.execute(Self.moveMark(batch, in: s))
-    }
-
     public func statements(applying batch: EventBatch, in s: String) -> String? {
-        Self.moveMark(batch, in: s)
-    }
-
-    private static func moveMark(_ batch: EventBatch, in s: String) -> String {
         let (maxTime, maxPosition) = BatchFunction.cut(batch)
         return """
             UPDATE \(s).applied SET transaction_id = '\(batch.through.transactionID)'::xid8, position = \(batch.through.position),

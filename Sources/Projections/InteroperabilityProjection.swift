@@ -35,10 +35,6 @@ public struct InteroperabilityProjection: ReportingProjection {
         try BatchFunction.create(in: schema, cases: Self.cases, db)
     }
 
-    public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        try db.execute(BatchFunction.statements(batch, in: schema))
-    }
-
     public func statements(applying batch: EventBatch, in schema: String) -> String? {
         BatchFunction.statements(batch, in: schema)
     }

@@ -30,10 +30,6 @@ public struct ReadinessHistoryProjection: ReportingProjection {
         try db.execute("CREATE INDEX ON \(schema).history (unit, as_of)")
     }
 
-    public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        try db.execute(BatchFunction.statements(batch, in: schema))
-    }
-
     public func statements(applying batch: EventBatch, in schema: String) -> String? {
         BatchFunction.statements(batch, in: schema)
     }

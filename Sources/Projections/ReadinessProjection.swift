@@ -39,10 +39,6 @@ public struct ReadinessProjection: ReportingProjection {
                                  db)
     }
 
-    public func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        try db.execute(BatchFunction.statements(batch, in: schema))
-    }
-
     public func statements(applying batch: EventBatch, in schema: String) -> String? {
         BatchFunction.statements(batch, in: schema)
     }

@@ -52,10 +52,6 @@ struct CategoryCounts: Projection {
         try db.execute("CREATE TABLE \(schema).counts (category text PRIMARY KEY, events bigint NOT NULL)")
     }
 
-    func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        try db.execute(sql(batch, schema))
-    }
-
     func statements(applying batch: EventBatch, in schema: String) -> String? { sql(batch, schema) }
 
     private func sql(_ batch: EventBatch, _ schema: String) -> String {
@@ -78,10 +74,6 @@ struct WantedOnly: Projection {
 
     func createTables(in schema: String, _ db: PostgresConnection) throws {
         try db.execute("CREATE TABLE \(schema).calls (through bigint PRIMARY KEY, wanted bigint NOT NULL)")
-    }
-
-    func apply(_ batch: EventBatch, in schema: String, _ db: PostgresConnection) throws {
-        try db.execute(statements(applying: batch, in: schema) ?? "")
     }
 
     func statements(applying batch: EventBatch, in schema: String) -> String? {
