@@ -29,11 +29,13 @@ enum EarlyConnection {
 
     nonisolated(unsafe) private static var slot: Slot?
 
-    /// Starts connecting when `arguments` name a planner command and its target can be told without
-    /// parsing them: `--database`, else `DATABASE_URL` or the PG* variables (as `Session.target` decides),
-    /// else the embedded cluster when its server is running. Other commands connect as they always do.
+    /// Starts connecting when `arguments` name a planner command (not its help) and its target can be told
+    /// without parsing them: `--database`, else `DATABASE_URL` or the PG* variables (as `Session.target`
+    /// decides), else the embedded cluster when its server is running. Other commands connect as they always do.
     static func start(_ arguments: [String]) {
-        guard arguments.count > 2, plannerCommandNames.contains(arguments[1]), let target = target(arguments) else { return }
+        guard arguments.count > 2, plannerCommandNames.contains(arguments[1]),
+              !arguments.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }),
+              let target = target(arguments) else { return }
         let slot = Slot()
         Self.slot = slot
         Thread {
