@@ -27,6 +27,10 @@ public final class ProjectionRunner {
     public var willReplaceVersion: (_ projection: any Projection, _ found: String) -> Void = { _, _ in }
     /// Batch bounds shared with runners of other projections on other connections (see `BatchBounds`).
     public var sharedBounds: BatchBounds?
+    /// In fail mode, how long taking a projection's lock keeps trying before it reports the holder: a
+    /// planner command's catch-up holds a read model's worker lock for a few milliseconds, a worker for as
+    /// long as it runs. A worker's start sets it, so that it does not refuse to run beside a command.
+    public var busyGrace: Double = 0
     /// Commit the transactions that apply batches without waiting for the WAL flush
     /// (`SET LOCAL synchronous_commit = off`). A read model is derived from the log and each batch commits
     /// with its checkpoint, so a batch lost in a crash is applied again by the next run.
@@ -523,9 +527,15 @@ public final class ProjectionRunner {
 
     private func acquire(_ space: Int32, _ name: String, what: String, until stop: () -> Bool) throws -> Bool {
         var announced = false
+        let graceEnds = Date().addingTimeInterval(busyGrace)
         while true {
             let rows = try db.query("SELECT pg_try_advisory_lock(\(space), hashtext(\(name))) AS ok")
             if try rows.first?.decode("ok", as: Bool.self) == true { return true }
+            if whenBusy == .fail, Date() < graceEnds {
+                if stop() { return false }
+                Thread.sleep(forTimeInterval: 0.02)
+                continue
+            }
             let (pid, info) = try lockHolder(space, name)
             if whenBusy == .fail {
                 throw ProjectionError.busy(name, what: what, holder: pid, holderInfo: info)

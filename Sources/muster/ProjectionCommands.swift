@@ -91,6 +91,9 @@ extension Muster.Projections {
                 while !finished() {
                     let runner = ProjectionUpdates.runner(session, whenBusy: whenBusy)
                     runner.log = { print($0) }
+                    // A planner command catching up holds a read model's lock for milliseconds: only a
+                    // holder that keeps it for two seconds is another worker.
+                    runner.busyGrace = 2
                     do {
                         try runner.run(pollInterval: poll, maxDuration: deadline.map { max(0.001, $0.timeIntervalSinceNow) }) { Stop.requested }
                         break

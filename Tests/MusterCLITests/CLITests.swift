@@ -169,6 +169,33 @@ struct DemoAndAuditCLITests {
         #expect(try Muster.run(["audit", "verify"], on: database).status == 0)
     }
 
+    @Test func aWorkerStartsBesideACommandCatchingUpButRefusesToRunBesideAnotherWorker() throws {
+        // Given: a database whose read models exist, and a session holding one read model's worker lock, as a
+        // planner command's catch-up does for a few milliseconds.
+        let database = try TestDatabase()
+        #expect(try Muster.run(["nation", "register", "--nation", "AUS", "--name", "Australia"], on: database).status == 0)
+        let holder = try database.connect()
+        try holder.query("SELECT pg_advisory_lock(1836384257, hashtext('interoperability'))")
+
+        // When a worker starts while it is held, and the lock is released a moment later
+        let worker = try BackgroundMuster(["projections", "run", "--poll", "0.2", "--database", database.conninfo])
+        Thread.sleep(forTimeInterval: 0.3)
+        try holder.query("SELECT pg_advisory_unlock(1836384257, hashtext('interoperability'))")
+
+        // Then it runs: it waited for the lock instead of refusing, and holds all five read models' locks.
+        let workerLocks = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 1836384257 AND granted AND pid <> pg_backend_pid()"
+        #expect(try eventually(timeout: 30) { try holder.query(PostgresQuery(sql: workerLocks)).first?.decode("n", as: Int.self) == 5 }, "\(worker.text)")
+        #expect(worker.process.isRunning, "\(worker.text)")
+
+        // And a second worker, beside the running one, still refuses, naming it.
+        let second = try Muster.run(["projections", "run", "--for", "5"], on: database)
+        #expect(second.status == 1, "\(second.stdout)\(second.stderr)")
+        #expect(second.stderr.contains("already being run by PostgreSQL backend pid"), "\(second.stderr)")
+        #expect(worker.stop() == 0, "\(worker.text)")
+        #expect(worker.text.contains("projection worker (backend pid"), "\(worker.text)")
+        #expect(!worker.text.contains("already being run"), "\(worker.text)")
+    }
+
     @Test func aPlannerCommandSaysWhenItRebuildsAReadModelOfAnotherVersion() throws {
         // Given: read models built by a first command, one of them then marked as an older version.
         let database = try TestDatabase()
