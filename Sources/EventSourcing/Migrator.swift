@@ -70,9 +70,7 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(_ db: PostgresConnection) throws -> [Migration] {
         // Nearly always every file is applied already: one query settles that, without DDL or the lock.
-        if let applied = try appliedChecksumsIfPresent(db), migrations.allSatisfy({ applied[$0.version] == $0.checksum }) {
-            return []
-        }
+        if try isCurrent(db) { return [] }
         try db.execute("""
             CREATE SCHEMA IF NOT EXISTS muster_meta;
             CREATE TABLE IF NOT EXISTS muster_meta.migrations (
@@ -105,6 +103,13 @@ public struct Migrator: Sendable {
 
     /// Migrations not yet applied to `db`. Call it outside a transaction: on a database without the
     /// migrations table its one query fails, which settles the answer but would abort a transaction.
+    /// True when every file is applied, each with the checksum it has now: what `migrate` would leave as it
+    /// is, without writing or locking anything.
+    public func isCurrent(_ db: PostgresConnection) throws -> Bool {
+        guard let applied = try appliedChecksumsIfPresent(db) else { return false }
+        return migrations.allSatisfy { applied[$0.version] == $0.checksum }
+    }
+
     public func pending(_ db: PostgresConnection) throws -> [Migration] {
         guard let applied = try appliedChecksumsIfPresent(db) else { return migrations }
         return migrations.filter { applied[$0.version] == nil }

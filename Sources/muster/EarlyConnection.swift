@@ -18,7 +18,8 @@ enum EarlyConnection {
     struct Opened {
         let target: Target
         let db: PostgresConnection
-        /// The migrations the database lacks; nil when that could not be told.
+        /// The migrations the database lacks; nil when that could not be told. For the embedded cluster, empty
+        /// only when every file is applied with the checksum it has now (what `Migrator.migrate` checks there).
         let pending: [Migrator.Migration]?
     }
 
@@ -35,14 +36,18 @@ enum EarlyConnection {
     static func start(_ arguments: [String]) {
         guard arguments.count > 2, plannerCommandNames.contains(arguments[1]),
               !arguments.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }),
-              let target = target(arguments) else { return }
+              let (target, embedded) = target(arguments) else { return }
         let slot = Slot()
         Self.slot = slot
         Thread {
             defer { slot.done.signal() }
             let info: String? = if case .conninfo(let s) = target { s } else { nil }
             guard let db = try? PostgresConnection(conninfo: info) else { return }
-            let pending = try? Migrator(directory: Migrator.locateSchemaDirectory(), readingFiles: false).pending(db)
+            let pending: [Migrator.Migration]? = embedded
+                // The embedded database is migrated by the command itself, which also reports an applied file
+                // that changed: it takes this connection only when nothing is left to do.
+                ? ((try? Migrator(directory: Migrator.locateSchemaDirectory()).isCurrent(db)) == true ? [] : nil)
+                : try? Migrator(directory: Migrator.locateSchemaDirectory(), readingFiles: false).pending(db)
             slot.opened = Opened(target: target, db: db, pending: pending)
         }.start()
     }
@@ -63,9 +68,10 @@ enum EarlyConnection {
 
     static let plannerCommandNames: Set<String> = Set(PlannerCommands.groups.compactMap { $0.configuration.commandName })
 
-    /// The target `Session.target` will choose, guessed from the raw arguments; nil for the embedded
-    /// cluster when its server is not running (starting it is `Session.open`'s business).
-    static func target(_ arguments: [String]) -> Target? {
+    /// The target `Session.target` will choose, guessed from the raw arguments, and whether it is the embedded
+    /// cluster; nil for the embedded cluster when its server is not running (starting it is `Session.open`'s
+    /// business).
+    static func target(_ arguments: [String]) -> (target: Target, embedded: Bool)? {
         var database: String?
         var index = 1
         while index < arguments.count, arguments[index] != "--" {
@@ -79,11 +85,11 @@ enum EarlyConnection {
             index += 1
         }
         switch Session.target(database: database) {
-        case .conninfo(let info): return .conninfo(info)
-        case .environment: return .environment
+        case .conninfo(let info): return (.conninfo(info), false)
+        case .environment: return (.environment, false)
         case .embedded(let cluster):
             guard case .running = cluster.state() else { return nil }
-            return .conninfo(cluster.conninfo)
+            return (.conninfo(cluster.conninfo), true)
         }
     }
 }

@@ -1,3 +1,4 @@
+import EventSourcing
 import Foundation
 import Postgres
 import TestSupport
@@ -403,6 +404,17 @@ struct EmbeddedDefaultCLITests {
         let register = try Muster.run(["nation", "register", "--nation", "NOR", "--name", "Norway"], environment: env)
         #expect(register.status == 0, "\(register.stderr)")
         #expect(register.stderr.isEmpty, "\(register.stderr)")
+
+        // An applied schema file that changed is reported by a planner command too, which then writes nothing.
+        let changed = home.appendingPathComponent("schema-changed")
+        try FileManager.default.copyItem(at: try Migrator.locateSchemaDirectory(), to: changed)
+        let first = changed.appendingPathComponent("0001-create-event-store.sql")
+        try (try String(contentsOf: first, encoding: .utf8) + "\n-- edited after it was applied\n").write(to: first, atomically: true, encoding: .utf8)
+        var changedEnv = env
+        changedEnv["MUSTER_SCHEMA_DIR"] = changed.path
+        let refused = try Muster.run(["nation", "register", "--nation", "FJI", "--name", "Fiji"], environment: changedEnv)
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("0001-create-event-store was changed after it was applied"), "\(refused.stderr)")
 
         let status = try Muster.run(["db", "status"], environment: env)
         #expect(status.stdout.contains("server: running"))
