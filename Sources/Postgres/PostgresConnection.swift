@@ -143,6 +143,17 @@ public final class PostgresConnection {
     /// True while the connection is usable.
     public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
 
+    /// True when the connection is open, outside any transaction, and the server has sent nothing unasked:
+    /// a session the server ended (shutdown, restart, `pg_terminate_backend`) sends its reason or closes the
+    /// socket, which makes it readable. A connection kept for later use is checked with this first.
+    public var isIdleAndQuiet: Bool {
+        guard let conn, PQstatus(conn) == CONNECTION_OK, PQtransactionStatus(conn) == PQTRANS_IDLE else { return false }
+        let socket = PQsocket(conn)
+        guard socket >= 0 else { return false }
+        var fds = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&fds, 1, 0) == 0
+    }
+
     private func handle(_ statement: String?) throws(PostgresError) -> OpaquePointer {
         guard let conn else { throw .connectionLost("the connection is closed", statement: statement) }
         return conn

@@ -34,22 +34,54 @@ enum EarlyConnection {
     /// without parsing them: `--database`, else `DATABASE_URL` or the PG* variables (as `Session.target`
     /// decides), else the embedded cluster when its server is running. Other commands connect as they always do.
     static func start(_ arguments: [String]) {
-        guard arguments.count > 2, plannerCommandNames.contains(arguments[1]),
-              !arguments.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }),
-              let (target, embedded) = target(arguments) else { return }
+        guard isPlannerCommand(arguments), let (target, embedded) = target(arguments) else { return }
         let slot = Slot()
         Self.slot = slot
         Thread {
             defer { slot.done.signal() }
             let info: String? = if case .conninfo(let s) = target { s } else { nil }
             guard let db = try? PostgresConnection(conninfo: info) else { return }
-            let pending: [Migrator.Migration]? = embedded
-                // The embedded database is migrated by the command itself, which also reports an applied file
-                // that changed: it takes this connection only when nothing is left to do.
-                ? ((try? Migrator(directory: Migrator.locateSchemaDirectory()).isCurrent(db)) == true ? [] : nil)
-                : try? Migrator(directory: Migrator.locateSchemaDirectory(), readingFiles: false).pending(db)
-            slot.opened = Opened(target: target, db: db, pending: pending)
+            slot.opened = Opened(target: target, db: db, pending: pending(db, embedded: embedded))
         }.start()
+    }
+
+    /// True when `arguments` run a planner command (not its help).
+    static func isPlannerCommand(_ arguments: [String]) -> Bool {
+        arguments.count > 2 && plannerCommandNames.contains(arguments[1])
+            && !arguments.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" })
+    }
+
+    /// The migrations `db` lacks, as `Opened.pending` tells them.
+    static func pending(_ db: PostgresConnection, embedded: Bool) -> [Migrator.Migration]? {
+        embedded
+            // The embedded database is migrated by the command itself, which also reports an applied file
+            // that changed: it takes this connection only when nothing is left to do.
+            ? ((try? Migrator(directory: Migrator.locateSchemaDirectory()).isCurrent(db)) == true ? [] : nil)
+            : try? Migrator(directory: Migrator.locateSchemaDirectory(), readingFiles: false).pending(db)
+    }
+
+    /// Hands the command about to run a connection already open (the command server's), as `start` would.
+    static func provide(_ opened: Opened) {
+        let slot = Slot()
+        slot.opened = opened
+        slot.done.signal()
+        Self.slot = slot
+    }
+
+    /// The connection no command took, once its thread is done (the command server must not change the
+    /// environment under a thread that is still connecting).
+    static func leftOver() -> Opened? {
+        guard let slot else { return nil }
+        Self.slot = nil
+        slot.done.wait()
+        return slot.opened
+    }
+
+    /// Tells connections apart for reuse: the target and every PG* variable, which libpq reads for whatever
+    /// a conninfo leaves out.
+    static func reuseKey(_ target: Target) -> String {
+        let pg = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("PG") }.sorted { $0.key < $1.key }
+        return "\(target)\u{0}" + pg.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{0}")
     }
 
     /// The connection opened early for `target`, waiting for it; nil when none was opened or it was for

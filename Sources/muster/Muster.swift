@@ -20,11 +20,12 @@ struct Muster: ParsableCommand {
         version: version,
         subcommands: [
             Demo.self, Submit.self, Import.self,
-            Report.self, Audit.self, Projections.self, DB.self,
+            Report.self, Audit.self, Projections.self, DB.self, Server.self,
         ] + PlannerCommands.groups
     )
 
     static func main() {
+        if let status = CommandServer.handOver(CommandLine.arguments) { Foundation.exit(status) }
         EarlyConnection.start(CommandLine.arguments)
         main(nil)
     }

@@ -42,12 +42,11 @@ struct MetadataOptions: ParsableArguments {
     /// The flag (or `argument N`) whose value is not valid UTF-8, if any. Swift repairs invalid bytes in
     /// `CommandLine.arguments` to U+FFFD, which would record a value the user did not write; refuse it instead.
     static func argumentWithInvalidUTF8() -> String? {
-        let argv = CommandLine.unsafeArgv
-        for index in 1..<Int(CommandLine.argc) {
-            guard let pointer = argv[index], String(validatingCString: pointer) == nil else { continue }
-            let argument = String(cString: pointer)
+        let argv = Invocation.rawArguments
+        for index in argv.indices.dropFirst() where String(validating: argv[index], as: UTF8.self) == nil {
+            let argument = String(decoding: argv[index], as: UTF8.self)
             if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") { return String(argument[..<equals]) }
-            if index > 1, let previous = argv[index - 1].map({ String(cString: $0) }), previous.hasPrefix("--") { return previous }
+            if index > 1, case let previous = String(decoding: argv[index - 1], as: UTF8.self), previous.hasPrefix("--") { return previous }
             return "argument \(index)"
         }
         return nil
@@ -140,7 +139,7 @@ enum Secrets {
     /// The connection strings this process was given: `--database` (either form) and `DATABASE_URL`.
     static var connectionStrings: [String] {
         var found: [String] = []
-        let arguments = CommandLine.arguments
+        let arguments = Invocation.arguments
         for (index, argument) in arguments.enumerated() {
             if argument == "--database", index + 1 < arguments.count { found.append(arguments[index + 1]) }
             if argument.hasPrefix("--database=") { found.append(String(argument.dropFirst("--database=".count))) }

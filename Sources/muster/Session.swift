@@ -17,6 +17,10 @@ struct Session {
         case embedded(LocalCluster)
     }
 
+    /// Told of every session opened, with its target: the command server keeps their connections for the
+    /// commands after.
+    nonisolated(unsafe) static var opened: ((EarlyConnection.Target, PostgresConnection) -> Void)?
+
     static func target(_ options: ConnectionOptions) -> Target {
         target(database: options.database)
     }
@@ -38,7 +42,16 @@ struct Session {
     ///   or drops the connection while the session is being set up.
     static func open(_ options: ConnectionOptions, requireMigrated: Bool = true) throws -> Session {
         do {
-            return try openUnclassified(options, requireMigrated: requireMigrated)
+            let session = try openUnclassified(options, requireMigrated: requireMigrated)
+            if let opened = Self.opened {
+                let target: EarlyConnection.Target = switch target(options) {
+                case .conninfo(let info): .conninfo(info)
+                case .environment: .environment
+                case .embedded(let cluster): .conninfo(cluster.conninfo)
+                }
+                opened(target, session.db)
+            }
+            return session
         } catch let error as Failure {
             throw error
         } catch where isUnavailable(error, nil) {

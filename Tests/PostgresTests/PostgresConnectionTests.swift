@@ -23,6 +23,28 @@ struct PostgresConnectionTests {
         #expect(try rows[2].decode("name", as: String.self) == "Ωmega 🛰")
     }
 
+    @Test func aConnectionIsIdleAndQuietOnlyOutsideTransactionsAndWhileTheServerKeepsIt() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        #expect(db.isIdleAndQuiet)
+        try db.simpleQuery("BEGIN")
+        #expect(!db.isIdleAndQuiet, "inside a transaction")
+        try db.simpleQuery("ROLLBACK")
+        #expect(db.isIdleAndQuiet)
+
+        // The server ends the session: its notice makes the socket readable before any query fails.
+        let admin = try database.connect()
+        try admin.query("SELECT pg_terminate_backend(\(db.backendPID))")
+        var quiet = true
+        for _ in 0..<200 where quiet {
+            quiet = db.isIdleAndQuiet
+            if quiet { usleep(10_000) }
+        }
+        #expect(!quiet, "a terminated session is not quiet")
+        db.close()
+        #expect(!db.isIdleAndQuiet)
+    }
+
     @Test func aReusedQueryIsPreparedFromItsSecondUseAndBindsEachCallsValues() throws {
         // Given
         let database = try TestDatabase(migrated: false)

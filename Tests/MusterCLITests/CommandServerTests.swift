@@ -1,0 +1,165 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// `muster server`: planner commands handed to a long-lived muster behave as they do on their own.
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct CommandServerTests {
+    /// A data directory of its own (short, for the socket's path), so the test's server is the test's alone.
+    struct Home {
+        let url = URL(fileURLWithPath: "/tmp/muster-srv-\(UUID().uuidString.prefix(8))")
+        var environment: [String: String?] { ["XDG_DATA_HOME": url.path, "MUSTER_SERVER": nil] }
+
+        init() throws {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        }
+
+        func run(_ arguments: [String], _ extra: [String: String?] = [:], stdin: Data? = nil) throws -> Muster.Result {
+            try Muster.run(arguments, environment: environment.merging(extra) { $1 }, stdin: stdin)
+        }
+
+        /// Commands the server has run, from `muster server status`; nil when it is not running.
+        func served() throws -> Int? {
+            let status = try run(["server", "status"]).stdout
+            guard let range = status.range(of: #"(\d+) command\(s\) run"#, options: .regularExpression) else { return nil }
+            return Int(status[range].prefix { $0.isNumber })
+        }
+
+        func pid() throws -> Int32? {
+            let status = try run(["server", "status"]).stdout
+            guard let range = status.range(of: #"pid (\d+)"#, options: .regularExpression) else { return nil }
+            return Int32(status[range].dropFirst(4))
+        }
+
+        func tearDown() {
+            _ = try? run(["server", "stop"])
+            try? FileManager.default.removeItem(at: url)
+        }
+    }
+
+    @Test func commandsHandedToTheServerActAsTheyDoAlone() throws {
+        let home = try Home()
+        defer { home.tearDown() }
+        let database = try TestDatabase()
+        let db = ["--database", database.conninfo]
+
+        #expect(try home.run(["server", "status"]).stdout.contains("not running"))
+        let start = try home.run(["server", "start"])
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(start.stdout.contains("command server running (pid"), "\(start.stdout)")
+        #expect(try home.served() == 0)
+
+        // An accepted command: written, reported, and counted by the server.
+        let register = try home.run(["nation", "register", "--nation", "SWE", "--name", "Sweden"] + db)
+        #expect(register.status == 0, "\(register.stderr)")
+        #expect(register.stdout.contains("accepted: registerNation"), "\(register.stdout)")
+        #expect(try home.served() == 1)
+        #expect(try eventCount(database) == 1)
+
+        // Refused commands give the same message and status with or without the server, and write nothing.
+        let refusals: [[String]] = [
+            ["nation", "register", "--nation", "SWE", "--name", "Sweden again"],
+            ["unit", "readiness", "report", "--unit", "nope", "--as-of", "2025-01-01", "--personnel", "9",
+             "--supplies", "1", "--equipment", "1", "--training", "1"],
+            ["nation", "register", "--nation", "NOR"],
+            ["nation", "frobnicate"],
+        ]
+        for arguments in refusals {
+            let served = try home.run(arguments + db)
+            let alone = try home.run(arguments + db, ["MUSTER_SERVER": "off"])
+            #expect(served.status != 0, "\(arguments)")
+            #expect(served.status == alone.status, "\(arguments)")
+            #expect(served.stdout == alone.stdout, "\(arguments)")
+            #expect(served.stderr == alone.stderr, "\(arguments)")
+            #expect(!served.stderr.isEmpty, "\(arguments)")
+        }
+        #expect(try home.served() == 1 + refusals.count)
+        #expect(try eventCount(database) == 1)
+
+        // Arguments reach the server byte for byte: one that is not UTF-8 is refused as it is without the server.
+        let invalid = ["/bin/sh", "-c", #""$MUSTER" nation register --nation NZL --name "$(printf 'x\377\376y')" --database \#(database.conninfo)"#]
+        let notUTF8 = try Tool.run(invalid[0], Array(invalid.dropFirst()), environment: home.environment.merging(["MUSTER": Muster.binary]) { $1 })
+        #expect(notUTF8.status != 0)
+        #expect(notUTF8.stderr.contains("--name: the value is not valid UTF-8"), "\(notUTF8.stderr)")
+        #expect(try home.served() == 2 + refusals.count)
+
+        // The client's environment, not the server's, decides the target: PGDATABASE names the database.
+        let other = try TestDatabase()
+        let viaEnvironment = try home.run(["nation", "register", "--nation", "DNK", "--name", "Denmark"], ["PGDATABASE": other.name])
+        #expect(viaEnvironment.status == 0, "\(viaEnvironment.stderr)")
+        #expect(try eventCount(other) == 1)
+        #expect(try eventCount(database) == 1)
+
+        // A kept connection the server ended is not used again: the next command opens a new one.
+        let admin = try database.connect()
+        let ended = try admin.query("""
+            SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+            """).first?.decode("n", as: Int.self) ?? 0
+        admin.close()
+        #expect(ended >= 1, "the server keeps its connection between commands")
+        let afterRestart = try home.run(["nation", "register", "--nation", "ISL", "--name", "Iceland"] + db)
+        #expect(afterRestart.status == 0, "\(afterRestart.stderr)")
+        #expect(try eventCount(database) == 2)
+
+        // Stopped, the server answers no more, and commands run on their own.
+        let served = try home.served() ?? -1
+        #expect(served == 4 + refusals.count)
+        #expect(try home.run(["server", "stop"]).stdout.contains("command server stopped"))
+        #expect(try home.run(["server", "status"]).stdout.contains("not running"))
+        let alone = try home.run(["nation", "register", "--nation", "EST", "--name", "Estonia"] + db)
+        #expect(alone.status == 0, "\(alone.stderr)")
+        #expect(try eventCount(database) == 3)
+    }
+
+    @Test func anotherBuildOfMusterRunsItsCommandsItself() throws {
+        let home = try Home()
+        defer { home.tearDown() }
+        let database = try TestDatabase()
+        #expect(try home.run(["server", "start"]).status == 0)
+
+        // A copy of the binary is another file: its commands do not go to this build's server.
+        let copy = home.url.appendingPathComponent("muster-copy")
+        try FileManager.default.copyItem(atPath: Muster.binary, toPath: copy.path)
+        let copied = try Tool.run(copy.path, ["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo],
+                                          environment: home.environment.merging(["MUSTER_SCHEMA_DIR": try schemaDirectory()]) { $1 })
+        #expect(copied.status == 0, "\(copied.stderr)")
+        #expect(try eventCount(database) == 1)
+        #expect(try home.served() == 0, "the server ran nothing")
+        #expect(try Tool.run(copy.path, ["server", "status"], environment: home.environment).stdout.contains("another build"))
+    }
+
+    @Test func theServerStopsWhenIdleOrWhenItsSocketIsRemoved() throws {
+        let home = try Home()
+        defer { home.tearDown() }
+
+        #expect(try home.run(["server", "start", "--idle-timeout", "1"]).status == 0)
+        let idle = try home.pid()
+        #expect(idle != nil)
+        #expect(eventually(timeout: 10) { !isRunning(idle) }, "stopped after a second without a command")
+        #expect(try home.run(["server", "status"]).stdout.contains("not running"))
+
+        #expect(try home.run(["server", "start"]).status == 0)
+        let removed = try home.pid()
+        #expect(removed != nil)
+        try FileManager.default.removeItem(at: home.url.appendingPathComponent("muster/command-server.sock"))
+        #expect(eventually(timeout: 10) { !isRunning(removed) }, "a server whose socket is gone stops")
+
+        let refused = try home.run(["server", "start", "--idle-timeout", "0"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--idle-timeout"), "\(refused.stderr)")
+    }
+
+    /// True while the process runs (a zombie no one has reaped yet counts as stopped).
+    private func isRunning(_ pid: Int32?) -> Bool {
+        guard let pid, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[close...].hasPrefix(") Z")
+    }
+
+    private func schemaDirectory() throws -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("schema").path
+    }
+}
