@@ -590,7 +590,7 @@ extension Muster {
                 if code == .success {
                     print(message)
                 } else {
-                    FileHandle.standardError.write(Data((message + "\n").utf8))
+                    writeStandardError(message + "\n")
                 }
             }
             return code.rawValue
@@ -637,6 +637,9 @@ extension Muster.Server {
         func run() throws {
             try guarded {
                 let path = CommandServer.socketPath()
+                guard path.utf8.count <= CommandServer.longestPath else {
+                    throw Failure("the socket path \(path) is longer than \(CommandServer.longestPath) bytes: set XDG_DATA_HOME to a shorter directory")
+                }
                 if let running = CommandServer.status(path) {
                     guard running.identity != CommandServer.executableIdentity() else {
                         print("command server already running (pid \(running.pid), socket \(path))")

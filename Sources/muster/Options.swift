@@ -129,7 +129,19 @@ func oneLine(_ error: any Error) -> String {
 }
 
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((Secrets.redact(text) + "\n").utf8))
+    writeStandardError(Secrets.redact(text) + "\n")
+}
+
+/// Writes to descriptor 2, ignoring failure: a closed pipe (the command server's client gone) must not
+/// stop the process, as `FileHandle.write` would.
+func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        if written < 0, errno == EINTR { continue }
+        guard written > 0 else { return }
+        bytes = bytes.dropFirst(written)
+    }
 }
 
 /// The passwords this process was given, kept out of everything it prints. `PostgresConnection` already

@@ -113,6 +113,38 @@ struct CommandServerTests {
         #expect(try eventCount(database) == 3)
     }
 
+    @Test func aClientWhoseOutputIsClosedDoesNotStopTheServer() throws {
+        let home = try Home()
+        defer { home.tearDown() }
+        let database = try TestDatabase()
+        #expect(try home.run(["server", "start"]).status == 0)
+        #expect(try home.run(["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo]).status == 0)
+
+        // A refused command writes its error to a pipe no one reads any more, and its outcome to another.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Muster.binary)
+        process.arguments = ["nation", "register", "--nation", "SWE", "--name", "Sweden again", "--database", database.conninfo]
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_DATA_HOME"] = home.url.path
+        environment["MUSTER_SERVER"] = nil
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try out.fileHandleForReading.close()
+        try err.fileHandleForReading.close()
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+
+        // The server ran it, and runs the next command as before.
+        #expect(try home.served() == 2)
+        let next = try home.run(["nation", "register", "--nation", "NOR", "--name", "Norway", "--database", database.conninfo])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(next.stdout.contains("accepted: registerNation"))
+        #expect(try home.served() == 3)
+    }
+
     @Test func anotherBuildOfMusterRunsItsCommandsItself() throws {
         let home = try Home()
         defer { home.tearDown() }
