@@ -113,6 +113,31 @@ struct CommandServerTests {
         #expect(try eventCount(database) == 3)
     }
 
+    @Test func commandsThatFindTheServerBusyRunOnTheirOwn() throws {
+        let home = try Home()
+        defer { home.tearDown() }
+        let database = try TestDatabase()
+        #expect(try home.run(["server", "start"]).status == 0)
+
+        // Eight planners at once: the server runs one command at a time, the others run on their own.
+        final class Outcomes: @unchecked Sendable {
+            let lock = NSLock()
+            var statuses: [Int32] = []
+        }
+        let outcomes = Outcomes()
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            let status = (try? home.run(["nation", "register", "--nation", "N\(Character(UnicodeScalar(65 + index)!))X",
+                                         "--name", "Nation \(index)", "--database", database.conninfo]).status) ?? -1
+            outcomes.lock.lock()
+            outcomes.statuses.append(status)
+            outcomes.lock.unlock()
+        }
+        #expect(outcomes.statuses == Array(repeating: 0, count: 8))
+        #expect(try eventCount(database) == 8)
+        let served = try home.served() ?? -1
+        #expect((1...8).contains(served), "the server ran \(served)")
+    }
+
     @Test func aClientWhoseOutputIsClosedDoesNotStopTheServer() throws {
         let home = try Home()
         defer { home.tearDown() }
