@@ -69,7 +69,13 @@ enum CommandServer {
         // Busy, another build, or gone before starting: nothing ran, so running it here is safe.
         guard reply.byte() == Reply.accepted.rawValue else { return nil }
         guard reply.byte() == Reply.exited.rawValue, let status = reply.int32() else {
-            printError("error: the muster command server stopped while running this command, which may or may not have been applied: check with 'muster audit log' before running it again")
+            // With its command id given, running the command again here is safe: applied once, whatever the
+            // server got to. Without one, a second run could apply it twice.
+            if arguments.contains(where: { $0 == "--command-id" || $0.hasPrefix("--command-id=") }) {
+                printError("note: the muster command server stopped while running this command; running it here with the same command id")
+                return nil
+            }
+            printError("error: the muster command server stopped while running this command, which may or may not have been applied: check with 'muster audit log' before running it again, or give --command-id")
             return 1
         }
         return status

@@ -138,6 +138,71 @@ struct CommandServerTests {
         #expect((1...8).contains(served), "the server ran \(served)")
     }
 
+    @Test func aServerKilledMidCommandLeavesAClearOutcome() throws {
+        let home = try Home()
+        defer { home.tearDown() }
+        let database = try TestDatabase()
+        #expect(try home.run(["server", "start"]).status == 0)
+        #expect(try home.run(["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo]).status == 0)
+
+        /// Starts a command that the server takes and that waits on a lock held here, then kills the server.
+        func killedMidCommand(_ arguments: [String]) throws -> Muster.Result {
+            let admin = try database.connect()
+            try admin.simpleQuery("BEGIN; LOCK TABLE event_store.streams IN ACCESS EXCLUSIVE MODE")
+            let pid = try home.pid()
+            let dir = home.url.appendingPathComponent("client-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
+            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Muster.binary)
+            process.arguments = arguments + ["--database", database.conninfo]
+            var environment = ProcessInfo.processInfo.environment
+            environment["XDG_DATA_HOME"] = home.url.path
+            environment["MUSTER_SERVER"] = nil
+            process.environment = environment
+            process.standardOutput = try FileHandle(forWritingTo: out)
+            process.standardError = try FileHandle(forWritingTo: err)
+            try process.run()
+            // The server's session waits on the lock: the command is in the server's hands. (Asked on another
+            // connection: inside a transaction, pg_stat_activity keeps its first answer.)
+            let observer = try database.connect()
+            defer { observer.close() }
+            let waiting = try eventually(timeout: 20) {
+                let waiters = try observer.query("""
+                    SELECT count(*) AS n FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+                    """).first?.decode("n", as: Int.self) ?? 0
+                return waiters > 0
+            }
+            #expect(waiting)
+            kill(pid ?? 0, SIGKILL)
+            try admin.simpleQuery("ROLLBACK")
+            admin.close()
+            process.waitUntilExit()
+            return Muster.Result(status: process.terminationStatus,
+                                 stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                                 stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        }
+
+        // With a command id, the command line runs the command again itself: applied exactly once.
+        let id = UUID().uuidString.lowercased()
+        let withID = try killedMidCommand(["nation", "register", "--nation", "NOR", "--name", "Norway", "--command-id", id])
+        #expect(withID.status == 0, "\(withID.stderr)")
+        #expect(withID.stderr.contains("the muster command server stopped while running this command; running it here with the same command id"), "\(withID.stderr)")
+        #expect(withID.stdout.contains("accepted: registerNation") || withID.stdout.contains("already applied"), "\(withID.stdout)")
+        #expect(try eventCount(database) == 2)
+
+        // Without one, it says the outcome is unknown, and does not run it a second time.
+        #expect(try home.run(["server", "start"]).status == 0)
+        let withoutID = try killedMidCommand(["nation", "register", "--nation", "DNK", "--name", "Denmark"])
+        #expect(withoutID.status == 1, "\(withoutID.stdout) \(withoutID.stderr)")
+        #expect(withoutID.stderr.contains("may or may not have been applied"), "\(withoutID.stderr)")
+        // Its session, left waiting on the lock, may still have run the append once the lock was released.
+        #expect((2...3).contains(try eventCount(database)))
+    }
+
     @Test func aClientWhoseOutputIsClosedDoesNotStopTheServer() throws {
         let home = try Home()
         defer { home.tearDown() }
