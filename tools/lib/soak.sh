@@ -47,6 +47,7 @@ soak_run() {
     { wait $!; } 2>/dev/null
     rc=$?
     rm -f "$SOAK_DIR/w$w.pid"
+    cat "$err" >>"$err.all"
     soak_conflicts "$w" "$err"
     if [ $rc -ge 128 ] || grep -q 'database unavailable' "$err"; then
       printf '%s\tunknown\n' "$id" >>"$SOAK_DIR/w$w.tsv"
@@ -163,7 +164,11 @@ soak_injector() {
       echo restart >>"$SOAK_DIR/faults"
       continue
     fi
-    if [ $((RANDOM % 4)) = 0 ]; then
+    if [ "${SOAK_SERVER:-0}" = 1 ] && [ $((RANDOM % 5)) = 0 ]; then
+      pid=$("$MUSTER" server status | sed -n 's/.*(pid \([0-9]*\),.*/\1/p')
+      if soak_is_muster "$pid" && kill -9 "$pid" 2>/dev/null; then echo server >>"$SOAK_DIR/faults"; fi
+      "$MUSTER" server start >/dev/null 2>&1
+    elif [ $((RANDOM % 4)) = 0 ]; then
       pid=$(cat "$SOAK_DIR/projector.pid" 2>/dev/null)
       if soak_is_muster "$pid" && kill -9 "$pid" 2>/dev/null; then echo projector >>"$SOAK_DIR/faults"; fi
     else
