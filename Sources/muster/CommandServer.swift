@@ -461,19 +461,7 @@ enum CommandServer {
                     raw.storeBytes(of: descriptor, toByteOffset: header + index * 4, as: Int32.self)
                 }
             }
-            let n = data.withUnsafeMutableBytes { buffer in
-                control.withUnsafeMutableBytes { controlBuffer in
-                    var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
-                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                        var header = msghdr()
-                        header.msg_iov = vectorPointer
-                        header.msg_iovlen = 1
-                        header.msg_control = controlBuffer.baseAddress
-                        header.msg_controllen = controlBuffer.count
-                        return sendmsg(fd, &header, Int32(MSG_NOSIGNAL))
-                    }
-                }
-            }
+            let n = withMessage(&data, &control) { sendmsg(fd, &$0, Int32(MSG_NOSIGNAL)) }
             guard n > 0 else { return false }
             sent = n
         }
@@ -486,31 +474,38 @@ enum CommandServer {
         return true
     }
 
-    /// Receives one framed request and the descriptors attached to it.
-    static func receive(_ fd: Int32) -> (payload: [UInt8], descriptors: [Int32])? {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var control = [UInt8](repeating: 0, count: 64)
-        let n = buffer.withUnsafeMutableBytes { bufferPointer in
-            control.withUnsafeMutableBytes { controlPointer in
-                var vector = iovec(iov_base: bufferPointer.baseAddress, iov_len: bufferPointer.count)
+    /// Calls `body` with a message header whose one vector is `data` and whose control buffer is `control`.
+    private static func withMessage(_ data: inout [UInt8], _ control: inout [UInt8], _ body: (inout msghdr) -> Int) -> Int {
+        data.withUnsafeMutableBytes { buffer in
+            control.withUnsafeMutableBytes { controlBuffer in
+                var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
                 return withUnsafeMutablePointer(to: &vector) { vectorPointer in
                     var header = msghdr()
                     header.msg_iov = vectorPointer
                     header.msg_iovlen = 1
-                    header.msg_control = controlPointer.baseAddress
-                    header.msg_controllen = controlPointer.count
-                    let n = recvmsg(fd, &header, Int32(MSG_CMSG_CLOEXEC))
-                    return n < 0 ? n : (header.msg_flags & Int32(MSG_CTRUNC) != 0 ? -2 : n)
+                    header.msg_control = controlBuffer.baseAddress
+                    header.msg_controllen = controlBuffer.count
+                    return body(&header)
                 }
             }
+        }
+    }
+
+    /// Receives one framed request and the descriptors attached to it.
+    static func receive(_ fd: Int32) -> (payload: [UInt8], descriptors: [Int32])? {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var control = [UInt8](repeating: 0, count: 64)
+        let n = withMessage(&buffer, &control) { header in
+            let n = recvmsg(fd, &header, Int32(MSG_CMSG_CLOEXEC))
+            return n < 0 ? n : (header.msg_flags & Int32(MSG_CTRUNC) != 0 ? -2 : n)
         }
         var descriptors: [Int32] = []
         let header = MemoryLayout<cmsghdr>.size
         control.withUnsafeBytes { raw in
-            let message = raw.load(as: cmsghdr.self)
+            let message = raw.loadUnaligned(as: cmsghdr.self)
             guard message.cmsg_level == SOL_SOCKET, message.cmsg_type == Int32(SCM_RIGHTS), message.cmsg_len >= header else { return }
             for index in 0..<(message.cmsg_len - header) / 4 {
-                descriptors.append(raw.load(fromByteOffset: header + index * 4, as: Int32.self))
+                descriptors.append(raw.loadUnaligned(fromByteOffset: header + index * 4, as: Int32.self))
             }
         }
         guard n >= 4 else {
