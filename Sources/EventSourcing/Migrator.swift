@@ -40,7 +40,9 @@ public struct Migrator: Sendable {
 
     /// Finds the `schema/` directory: `$MUSTER_SCHEMA_DIR`, next to the executable
     /// (`../share/muster/schema` when installed, or the checkout it was built in), or the source tree.
-    public static func locateSchemaDirectory(executable: String = CommandLine.arguments.first ?? "") throws -> URL {
+    /// The executable is this process's file (`/proc/self/exe`), not `argv[0]`: a name found through PATH
+    /// would otherwise be looked for in the working directory.
+    public static func locateSchemaDirectory(executable: String = runningExecutable) throws -> URL {
         let fm = FileManager.default
         func valid(_ url: URL) -> Bool { fm.fileExists(atPath: url.appendingPathComponent("0001-create-event-store.sql").path) }
         if let env = ProcessInfo.processInfo.environment["MUSTER_SCHEMA_DIR"], !env.isEmpty {
@@ -61,6 +63,11 @@ public struct Migrator: Sendable {
         candidates.append(source.appendingPathComponent("schema"))
         if let found = candidates.first(where: valid) { return found }
         throw MigrationError("cannot find Muster's schema/ directory; set MUSTER_SCHEMA_DIR to it")
+    }
+
+    /// The path of this process's executable file.
+    public static var runningExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
     }
 
     /// Applies every migration not yet applied, each in its own transaction, under an advisory lock

@@ -59,12 +59,16 @@ enum CommandServer {
         let environment = ProcessInfo.processInfo.environment
         guard environment["MUSTER_SERVER"] != "off", let fd = connect(socketPath(environment: environment)) else { return nil }
         defer { close(fd) }
+        // The working directory goes as a descriptor: the server enters it with fchdir, whatever its name
+        // (or if it was deleted).
+        let directory = open(".", openPath | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { return nil }
+        defer { close(directory) }
         var request = Message(.command)
         request.append(Array(executableIdentity().utf8))
-        request.append(currentDirectory())
         request.append(Invocation.processArguments)
         request.append(environmentBytes())
-        guard send(fd, request.bytes, passing: [0, 1, 2]) else { return nil }
+        guard send(fd, request.bytes, passing: [0, 1, 2, directory]) else { return nil }
         var reply = Replies(fd)
         // Busy, another build, or gone before starting: nothing ran, so running it here is safe.
         guard reply.byte() == Reply.accepted.rawValue else { return nil }
@@ -81,7 +85,19 @@ enum CommandServer {
         return status
     }
 
-    /// Connects to the server's socket; nil when none listens there.
+    /// `O_PATH` (the Glibc module leaves it out): a descriptor that names a directory without reading it.
+    static let openPath: Int32 = 0o10000000
+
+    /// The user id of the process at the other end of a Unix socket.
+    static func peerUser(_ fd: Int32) -> uid_t? {
+        // struct ucred: pid, uid, gid (Linux's SO_PEERCRED, 17; the Glibc module leaves both out).
+        var credentials: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
+        var length = socklen_t(12)
+        guard getsockopt(fd, SOL_SOCKET, 17, &credentials, &length) == 0, length == 12 else { return nil }
+        return credentials.uid
+    }
+
+    /// Connects to the server's socket; nil when none listens there, or when it is not this user's.
     static func connect(_ path: String) -> Int32? {
         guard path.utf8.count <= longestPath else { return nil }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -90,7 +106,8 @@ enum CommandServer {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard connected == 0 else {
+        // Arguments, environment and descriptors go only to a server of this user.
+        guard connected == 0, peerUser(fd) == getuid() else {
             close(fd)
             return nil
         }
@@ -101,6 +118,7 @@ enum CommandServer {
     static func status(_ path: String) -> (pid: Int32, commands: Int, identity: String)? {
         guard let fd = connect(path) else { return nil }
         defer { close(fd) }
+        setReceiveTimeout(fd, seconds: 5)
         guard send(fd, Message(.status).bytes, passing: []) else { return nil }
         var reply = Replies(fd)
         guard let pid = reply.int32(), let commands = reply.int32(), let identity = reply.blob() else { return nil }
@@ -111,15 +129,16 @@ enum CommandServer {
     static func stop(_ path: String) -> Bool {
         guard let fd = connect(path) else { return false }
         defer { close(fd) }
+        // The server stops once its command is done: a planner command takes well under this.
+        setReceiveTimeout(fd, seconds: 60)
         guard send(fd, Message(.stop).bytes, passing: []) else { return false }
         var reply = Replies(fd)
         return reply.byte() == Reply.stopped.rawValue
     }
 
-    private static func currentDirectory() -> [UInt8] {
-        guard let pointer = getcwd(nil, 0) else { return [] }
-        defer { free(pointer) }
-        return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+    static func setReceiveTimeout(_ fd: Int32, seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// This process's environment as `NAME=value` byte strings.
@@ -139,14 +158,12 @@ enum CommandServer {
     /// or its socket is removed or taken over.
     static func serve(idleTimeout: TimeInterval) throws -> Never {
         signal(SIGPIPE, SIG_IGN)
-        let path = socketPath()
-        guard path.utf8.count <= longestPath else {
-            throw Failure("the socket path \(path) is longer than \(longestPath) bytes: set XDG_DATA_HOME to a shorter directory")
-        }
+        let path = try preparedSocketPath()
         let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        if let running = status(path) {
-            throw Failure("a command server already runs for \(directory) (pid \(running.pid))")
+        // One server per data directory: a second start finds the lock taken.
+        let lock = open(directory + "/command-server.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            throw Failure("a command server is already starting or running for \(directory)")
         }
         unlink(path)
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -160,6 +177,8 @@ enum CommandServer {
         guard bound == 0, listen(listener, 64) == 0 else {
             throw Failure("cannot listen on \(path): \(String(cString: strerror(errno)))")
         }
+        // The server's own working directory holds nothing up; each command runs in its client's.
+        _ = chdir("/")
         let server = Server(path: path, inode: inode(path))
         while true {
             var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
@@ -168,12 +187,30 @@ enum CommandServer {
                 if client >= 0 {
                     _ = fcntl(client, F_SETFD, FD_CLOEXEC)
                     Thread { server.handle(client) }.start()
+                } else {
+                    usleep(10_000) // out of descriptors, say: do not spin
                 }
             }
+            // Never waits for a running command here: the clients arriving meanwhile must be answered.
             if server.idleTime > idleTimeout || inode(path) != server.inode {
-                server.stop()
+                server.stopUnlessRunning()
             }
         }
+    }
+
+    /// The socket's path, in a data directory that exists, is the user's and no one else can write to.
+    static func preparedSocketPath() throws -> String {
+        let path = socketPath()
+        guard path.utf8.count <= longestPath else {
+            throw Failure("the socket path \(path) is longer than \(longestPath) bytes: set XDG_DATA_HOME to a shorter directory")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var info = stat()
+        guard lstat(directory, &info) == 0, info.st_uid == getuid(), info.st_mode & 0o022 == 0 else {
+            throw Failure("\(directory) must be a directory of yours that no one else can write to (chmod go-w)")
+        }
+        return path
     }
 
     static func inode(_ path: String) -> UInt? {
@@ -208,19 +245,32 @@ enum CommandServer {
             return Date().timeIntervalSince(lastActivity)
         }
 
-        /// Waits for the running command, removes the socket if it is still this server's, and exits.
-        func stop() -> Never {
-            running.lock()
+        private func touch(counting: Bool = false) {
+            state.lock()
+            lastActivity = Date()
+            if counting { commands &+= 1 }
+            state.unlock()
+        }
+
+        /// Removes the socket if it is still this server's, and exits; the caller holds `running`.
+        private func exitHoldingRunning() -> Never {
             if CommandServer.inode(path) == inode { unlink(path) }
             exit(0)
         }
 
+        /// Stops unless a command is running (then the next check tries again).
+        func stopUnlessRunning() {
+            if running.try() { exitHoldingRunning() }
+        }
+
         func handle(_ fd: Int32) {
             defer { close(fd) }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            guard isOwner(fd), let (payload, descriptors) = CommandServer.receive(fd) else { return }
-            defer { descriptors.forEach { close($0) } }
+            CommandServer.setReceiveTimeout(fd, seconds: 5)
+            // Only the user the server runs as may hand it commands.
+            guard CommandServer.peerUser(fd) == getuid(), let (payload, descriptors) = CommandServer.receive(fd) else { return }
+            // The descriptors are closed once: here, or when a command's answer goes.
+            var unclosed = descriptors
+            defer { unclosed.forEach { close($0) } }
             var request = Fields(payload)
             switch request.byte().flatMap(Request.init(rawValue:)) {
             case .status:
@@ -233,17 +283,15 @@ enum CommandServer {
                 _ = CommandServer.send(fd, reply.bytes, passing: [], framed: false)
             case .stop:
                 running.lock()
-                if CommandServer.inode(path) == inode { unlink(path) }
                 _ = CommandServer.send(fd, [Reply.stopped.rawValue], passing: [], framed: false)
-                exit(0)
+                exitHoldingRunning()
             case .command:
-                guard let clientIdentity = request.blob(), let directory = request.blob(),
-                      let arguments = request.list(), let environment = request.list(),
-                      descriptors.count == 3 else { return }
+                guard let clientIdentity = request.blob(), let arguments = request.list(), let environment = request.list(),
+                      descriptors.count == 4 else { return }
                 guard String(decoding: clientIdentity, as: UTF8.self) == identity else {
                     _ = CommandServer.send(fd, [Reply.otherBuild.rawValue], passing: [], framed: false)
                     // The executable this server runs was replaced (a new build): no client will want it again.
-                    if CommandServer.executableIdentity(executable) != identity { stop() }
+                    if CommandServer.executableIdentity(executable) != identity { stopUnlessRunning() }
                     return
                 }
                 guard running.try() else {
@@ -251,50 +299,46 @@ enum CommandServer {
                     return
                 }
                 defer { running.unlock() }
+                touch()
                 guard CommandServer.send(fd, [Reply.accepted.rawValue], passing: [], framed: false) else { return }
-                let status = run(arguments, environment: environment, directory: directory, descriptors: descriptors)
-                var reply = Message(nil)
-                reply.bytes.append(Reply.exited.rawValue)
-                reply.append(status)
-                _ = CommandServer.send(fd, reply.bytes, passing: [], framed: false)
-                state.lock()
-                lastActivity = Date()
-                commands &+= 1
-                state.unlock()
+                run(arguments, environment: environment, descriptors: descriptors) { status in
+                    // The client's descriptors are let go before it exits, so that whoever reads its output
+                    // sees the end of it then.
+                    unclosed.forEach { close($0) }
+                    unclosed = []
+                    var reply = Message(nil)
+                    reply.bytes.append(Reply.exited.rawValue)
+                    reply.append(status)
+                    _ = CommandServer.send(fd, reply.bytes, passing: [], framed: false)
+                }
+                touch(counting: true)
             case nil:
                 return
             }
         }
 
-        /// Only the user the server runs as may hand it commands.
-        private func isOwner(_ fd: Int32) -> Bool {
-            // struct ucred: pid, uid, gid (Linux's SO_PEERCRED, 17; the Glibc module leaves both out).
-            var credentials: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
-            var length = socklen_t(12)
-            return getsockopt(fd, SOL_SOCKET, 17, &credentials, &length) == 0 && length == 12 && credentials.uid == getuid()
-        }
-
         /// Runs one command as the client would have: its descriptors as 0, 1 and 2, its environment, its
-        /// working directory and its arguments; everything is put back afterwards.
-        private func run(_ arguments: [[UInt8]], environment: [[UInt8]], directory: [UInt8], descriptors: [Int32]) -> Int32 {
+        /// working directory (`descriptors[3]`) and its arguments, and calls `answer` with its exit status
+        /// once its output is written and the server's own descriptors are back. The environment and working
+        /// directory are put back after the connections are sorted out.
+        private func run(_ arguments: [[UInt8]], environment: [[UInt8]], descriptors: [Int32], answer: (Int32) -> Void) {
             fflush(nil)
             let saved = (0...2).map { fcntl(Int32($0), F_DUPFD_CLOEXEC, 3) }
-            for (index, descriptor) in descriptors.enumerated() { dup2(descriptor, Int32(index)) }
+            let ownDirectory = open(".", CommandServer.openPath | O_DIRECTORY | O_CLOEXEC)
+            guard !saved.contains(where: { $0 < 0 }), ownDirectory >= 0, fchdir(descriptors[3]) == 0 else {
+                saved.filter { $0 >= 0 }.forEach { close($0) }
+                if ownDirectory >= 0 { close(ownDirectory) }
+                let message = "error: the command server could not take the command (\(String(cString: strerror(errno)))); run it with MUSTER_SERVER=off\n"
+                _ = message.withCString { write(descriptors[2], $0, strlen($0)) }
+                return answer(1)
+            }
+            for index in 0...2 { dup2(descriptors[index], Int32(index)) }
             let ownEnvironment = CommandServer.environmentBytes()
             Self.replaceEnvironment(with: environment)
-            let ownDirectory = FileManager.default.currentDirectoryPath
             defer {
-                fflush(nil)
                 Self.replaceEnvironment(with: ownEnvironment)
-                _ = chdir(ownDirectory)
-                for (index, descriptor) in saved.enumerated() where descriptor >= 0 {
-                    dup2(descriptor, Int32(index))
-                    close(descriptor)
-                }
-            }
-            guard chdir(String(decoding: directory, as: UTF8.self)) == 0 else {
-                printError("error: the command server cannot enter the working directory \(String(decoding: directory, as: UTF8.self)); run the command with MUSTER_SERVER=off")
-                return 1
+                _ = fchdir(ownDirectory)
+                close(ownDirectory)
             }
             let text = arguments.map { String(decoding: $0, as: UTF8.self) }
             // The connection kept for this command's target, if it is still good, is handed over as the early
@@ -316,34 +360,53 @@ enum CommandServer {
             Session.opened = { opened.append(($0, $1)) }
             let status = Invocation.running(arguments) { Muster.runInProcess(Array(text.dropFirst())) }
             Session.opened = nil
-            // Connections go back for the next command only when clean: idle, with no lock a failed command
-            // may have left, and not ended by the server.
+            fflush(nil)
+            for (index, descriptor) in saved.enumerated() {
+                dup2(descriptor, Int32(index))
+                close(descriptor)
+            }
+            answer(status)
+            // The early connection's thread may still be connecting, reading the client's environment: it is
+            // waited for before the environment is put back.
+            let early = EarlyConnection.leftOver()
+            // Connections go back for the next command only after a command that succeeded (a failed one may
+            // have left a lock or a broken prepared statement behind), and only when idle and not ended by
+            // the server.
+            guard status == 0 else { return }
             var keep = opened
-            if let early = EarlyConnection.leftOver(), early.db !== kept {
+            if let early, early.db !== kept {
                 keep.append((early.target, early.db))
             }
             if let kept, !keep.contains(where: { $0.1 === kept }), let target = EarlyConnection.target(text)?.target {
                 keep.append((target, kept))
             }
             for (target, db) in keep where db.isIdleAndQuiet {
-                if status != 0, (try? db.simpleQuery("SELECT pg_advisory_unlock_all()")) == nil { continue }
                 let key = EarlyConnection.reuseKey(target)
                 state.lock()
                 if connections.count >= 8, connections[key] == nil { connections.removeAll() }
                 connections[key] = db
                 state.unlock()
             }
-            return status
         }
 
         private static func replaceEnvironment(with entries: [[UInt8]]) {
-            clearenv()
+            // Variable by variable: clearenv() would leave `environ` NULL, which Swift reads as a pointer.
+            for entry in CommandServer.environmentBytes() {
+                guard let equals = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
+                let name = Array(entry[..<equals]) + [0]
+                name.withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { _ = unsetenv($0.baseAddress!) }
+                }
+            }
             for entry in entries {
                 guard let equals = entry.firstIndex(of: UInt8(ascii: "=")), equals > 0 else { continue }
-                let name = String(decoding: entry[..<equals], as: UTF8.self)
-                let value = Array(entry[(equals + 1)...]) + [0]
-                value.withUnsafeBufferPointer { buffer in
-                    buffer.withMemoryRebound(to: CChar.self) { _ = setenv(name, $0.baseAddress!, 1) }
+                let name = Array(entry[..<equals]) + [0], value = Array(entry[(equals + 1)...]) + [0]
+                name.withUnsafeBufferPointer { nameBuffer in
+                    value.withUnsafeBufferPointer { valueBuffer in
+                        nameBuffer.withMemoryRebound(to: CChar.self) { namePointer in
+                            valueBuffer.withMemoryRebound(to: CChar.self) { _ = setenv(namePointer.baseAddress!, $0.baseAddress!, 1) }
+                        }
+                    }
                 }
             }
         }
@@ -569,7 +632,7 @@ enum CommandServer {
             if let running = status(path), running.pid == pid { return pid }
             var exitStatus: Int32 = 0
             if waitpid(pid, &exitStatus, WNOHANG) == pid {
-                throw Failure("the command server exited at once (status \(exitStatus)); run 'muster server run' to see why")
+                throw Failure("the command server exited at once (status \((exitStatus >> 8) & 0xff)); run 'muster server run' to see why")
             }
             usleep(5_000)
         }
@@ -637,10 +700,7 @@ extension Muster.Server {
 
         func run() throws {
             try guarded {
-                let path = CommandServer.socketPath()
-                guard path.utf8.count <= CommandServer.longestPath else {
-                    throw Failure("the socket path \(path) is longer than \(CommandServer.longestPath) bytes: set XDG_DATA_HOME to a shorter directory")
-                }
+                let path = try CommandServer.preparedSocketPath()
                 if let running = CommandServer.status(path) {
                     guard running.identity != CommandServer.executableIdentity() else {
                         print("command server already running (pid \(running.pid), socket \(path))")

@@ -84,12 +84,19 @@ struct CommandServerTests {
         #expect(notUTF8.stderr.contains("--name: the value is not valid UTF-8"), "\(notUTF8.stderr)")
         #expect(try home.served() == 2 + refusals.count)
 
+        // The command runs in the client's working directory, even one that was deleted under it.
+        let deleted = ["/bin/sh", "-c", #"mkdir "$HOME_DIR/gone" && cd "$HOME_DIR/gone" && rmdir "$HOME_DIR/gone" && "$MUSTER" nation register --nation NZL --name "New Zealand" --database \#(database.conninfo)"#]
+        let inDeleted = try Tool.run(deleted[0], Array(deleted.dropFirst()),
+                                     environment: home.environment.merging(["MUSTER": Muster.binary, "HOME_DIR": home.url.path]) { $1 })
+        #expect(inDeleted.status == 0, "\(inDeleted.stderr)")
+        #expect(try home.served() == 3 + refusals.count)
+
         // The client's environment, not the server's, decides the target: PGDATABASE names the database.
         let other = try TestDatabase()
         let viaEnvironment = try home.run(["nation", "register", "--nation", "DNK", "--name", "Denmark"], ["PGDATABASE": other.name])
         #expect(viaEnvironment.status == 0, "\(viaEnvironment.stderr)")
         #expect(try eventCount(other) == 1)
-        #expect(try eventCount(database) == 1)
+        #expect(try eventCount(database) == 2)
 
         // A kept connection the server ended is not used again: the next command opens a new one.
         let admin = try database.connect()
@@ -101,16 +108,16 @@ struct CommandServerTests {
         #expect(ended >= 1, "the server keeps its connection between commands")
         let afterRestart = try home.run(["nation", "register", "--nation", "ISL", "--name", "Iceland"] + db)
         #expect(afterRestart.status == 0, "\(afterRestart.stderr)")
-        #expect(try eventCount(database) == 2)
+        #expect(try eventCount(database) == 3)
 
         // Stopped, the server answers no more, and commands run on their own.
         let served = try home.served() ?? -1
-        #expect(served == 4 + refusals.count)
+        #expect(served == 5 + refusals.count)
         #expect(try home.run(["server", "stop"]).stdout.contains("command server stopped"))
         #expect(try home.run(["server", "status"]).stdout.contains("not running"))
         let alone = try home.run(["nation", "register", "--nation", "EST", "--name", "Estonia"] + db)
         #expect(alone.status == 0, "\(alone.stderr)")
-        #expect(try eventCount(database) == 3)
+        #expect(try eventCount(database) == 4)
     }
 
     @Test func commandsThatFindTheServerBusyRunOnTheirOwn() throws {
@@ -203,6 +210,45 @@ struct CommandServerTests {
         #expect((2...3).contains(try eventCount(database)))
     }
 
+    @Test func aLongCommandPastTheIdleTimeHoldsNoOneElseUp() throws {
+        let home = try Home()
+        defer { home.tearDown() }
+        let database = try TestDatabase(), other = try TestDatabase()
+        #expect(try home.run(["server", "start", "--idle-timeout", "1"]).status == 0)
+
+        // A command that waits on a lock held here, in the server, past the server's idle time.
+        let admin = try database.connect()
+        try admin.simpleQuery("BEGIN; LOCK TABLE event_store.streams IN ACCESS EXCLUSIVE MODE")
+        let long = try Background(Muster.binary, ["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo],
+                                  environment: home.environment)
+        let observer = try database.connect()
+        #expect(try eventually(timeout: 20) {
+            try observer.query("""
+                SELECT count(*) AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+                """).first?.decode("n", as: Int.self) ?? 0 > 0
+        })
+        observer.close()
+        usleep(1_500_000)
+
+        // Another planner is answered at once (it runs on its own), while the first still waits.
+        let other1 = try Background(Muster.binary, ["nation", "register", "--nation", "NOR", "--name", "Norway", "--database", other.conninfo],
+                                    environment: home.environment)
+        #expect(eventually(timeout: 20) { !other1.process.isRunning }, "a second command waited for the first")
+        if other1.process.isRunning { other1.process.terminate() }
+        #expect(other1.finish().status == 0)
+        #expect(long.process.isRunning)
+
+        try admin.simpleQuery("ROLLBACK")
+        admin.close()
+        let first = long.finish()
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try eventCount(database) == 1)
+        #expect(try eventCount(other) == 1)
+        // Idle since, the server stops.
+        #expect(eventually(timeout: 10) { (try? home.pid()) == nil })
+    }
+
     @Test func aClientWhoseOutputIsClosedDoesNotStopTheServer() throws {
         let home = try Home()
         defer { home.tearDown() }
@@ -268,6 +314,13 @@ struct CommandServerTests {
         try FileManager.default.removeItem(at: home.url.appendingPathComponent("muster/command-server.sock"))
         #expect(eventually(timeout: 10) { !isRunning(removed) }, "a server whose socket is gone stops")
 
+        // A data directory others can write to could hold someone else's socket: the server refuses it.
+        chmod(home.url.appendingPathComponent("muster").path, 0o777)
+        let open = try home.run(["server", "start"])
+        #expect(open.status != 0)
+        #expect(open.stderr.contains("no one else can write to"), "\(open.stderr)")
+        chmod(home.url.appendingPathComponent("muster").path, 0o700)
+
         let refused = try home.run(["server", "start", "--idle-timeout", "0"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("--idle-timeout"), "\(refused.stderr)")
@@ -283,5 +336,36 @@ struct CommandServerTests {
     private func schemaDirectory() throws -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("schema").path
+    }
+}
+
+/// A program running in the background, its output going to files.
+final class Background {
+    let process = Process()
+    let out: URL, err: URL
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String?]) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-bg-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        out = dir.appendingPathComponent("out")
+        err = dir.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+    }
+
+    func finish() -> Muster.Result {
+        process.waitUntilExit()
+        defer { try? FileManager.default.removeItem(at: out.deletingLastPathComponent()) }
+        return Muster.Result(status: process.terminationStatus,
+                             stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                             stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
 }
