@@ -16,9 +16,10 @@ import Glibc
 /// command at a time; a client that finds it busy, finds another build of muster there, or finds no server at
 /// all runs the command itself. Only the socket's owner may connect.
 enum CommandServer {
-    /// Where the server listens: in the data directory, beside the embedded cluster.
+    /// Where the server listens: a directory of the user's own in the data directory, beside the embedded
+    /// cluster (whose directory the postgres user owns when muster runs as root).
     static func socketPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        LocalCluster.defaultDirectory(environment: environment).appendingPathComponent("command-server.sock").path
+        LocalCluster.defaultDirectory(environment: environment).appendingPathComponent("command-server/socket").path
     }
 
     /// `sockaddr_un` holds 108 bytes with the terminating zero.
@@ -161,7 +162,7 @@ enum CommandServer {
         let path = try preparedSocketPath()
         let directory = (path as NSString).deletingLastPathComponent
         // One server per data directory: a second start finds the lock taken.
-        let lock = open(directory + "/command-server.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        let lock = open(directory + "/lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             throw Failure("a command server is already starting or running for \(directory)")
         }

@@ -416,9 +416,18 @@ struct EmbeddedDefaultCLITests {
         #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("0001-create-event-store was changed after it was applied"), "\(refused.stderr)")
 
+        // The command server runs beside the embedded cluster (whose directory the postgres user owns when
+        // the tests run as root) and takes planner commands.
+        let start = try Muster.run(["server", "start"], environment: env)
+        #expect(start.status == 0, "\(start.stderr)")
+        let served = try Muster.run(["nation", "register", "--nation", "FIN", "--name", "Finland"], environment: env)
+        #expect(served.status == 0, "\(served.stderr)")
+        #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("1 command(s) run"))
+        #expect(try Muster.run(["server", "stop"], environment: env).status == 0)
+
         let status = try Muster.run(["db", "status"], environment: env)
         #expect(status.stdout.contains("server: running"))
-        #expect(status.stdout.contains("events: 2"))
+        #expect(status.stdout.contains("events: 3"))
         #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent("muster/pgdata/PG_VERSION").path))
         // fsync stays on for the embedded cluster: it holds a user's real data.
         let embedded = try PostgresConnection(conninfo: "host='\(home.path)/muster/run' dbname=muster user=\(getuid() == 0 ? "postgres" : NSUserName())")

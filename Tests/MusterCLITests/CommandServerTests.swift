@@ -311,15 +311,15 @@ struct CommandServerTests {
         #expect(try home.run(["server", "start"]).status == 0)
         let removed = try home.pid()
         #expect(removed != nil)
-        try FileManager.default.removeItem(at: home.url.appendingPathComponent("muster/command-server.sock"))
+        try FileManager.default.removeItem(at: home.url.appendingPathComponent("muster/command-server/socket"))
         #expect(eventually(timeout: 10) { !isRunning(removed) }, "a server whose socket is gone stops")
 
         // A data directory others can write to could hold someone else's socket: the server refuses it.
-        chmod(home.url.appendingPathComponent("muster").path, 0o777)
+        chmod(home.url.appendingPathComponent("muster/command-server").path, 0o777)
         let open = try home.run(["server", "start"])
         #expect(open.status != 0)
         #expect(open.stderr.contains("no one else can write to"), "\(open.stderr)")
-        chmod(home.url.appendingPathComponent("muster").path, 0o700)
+        chmod(home.url.appendingPathComponent("muster/command-server").path, 0o700)
 
         let refused = try home.run(["server", "start", "--idle-timeout", "0"])
         #expect(refused.status != 0)
