@@ -31,6 +31,32 @@ struct HostileInputTests {
         print("hostile input corpus: \(cases.count) CLI case(s) refused")
     }
 
+    @Test func theCommandServerRefusesEveryHostileCaseAsTheCommandLineDoes() throws {
+        // Given the seeded database and a command server
+        let database = try HostileCLI.shared.get()
+        let db = try database.connect()
+        let total = try HostileCLI.eventCount(db)
+        let home = try CommandServerTests.Home()
+        defer { home.tearDown() }
+        #expect(try home.run(["server", "start"]).status == 0)
+
+        for hostile in HostileCorpus.cliCases() {
+            // When each case is given with the server running, and on its own
+            let served = try HostileCLI.run(hostile, on: database, environment: home.environment)
+            let alone = try HostileCLI.run(hostile, on: database, environment: home.environment.merging(["MUSTER_SERVER": "off"]) { $1 })
+
+            // Then both refuse it alike, byte for byte
+            HostileCLI.expectRefused(served, "\(hostile.name) (server)", mentions: hostile.mentions)
+            #expect(served.status == alone.status, "\(hostile.name)")
+            #expect(served.stdout == alone.stdout, "\(hostile.name)")
+            #expect(served.stderr == alone.stderr, "\(hostile.name): \(served.stderr.prefix(300)) | \(alone.stderr.prefix(300))")
+        }
+        #expect(try HostileCLI.eventCount(db) == total)
+        let served = try home.served() ?? 0
+        #expect(served >= 150, "the server took \(served) of the cases")
+        print("hostile input corpus: \(served) CLI case(s) refused by the command server as on their own")
+    }
+
     @Test func importRefusesEveryHostileLineAndAppendsNothing() throws {
         // Given the base scenario and a file with one hostile command per line
         let database = try HostileCLI.shared.get()
@@ -739,10 +765,11 @@ enum HostileCLI {
     static var binary: String { Muster.binary }
 
     /// Runs a case with `--at` and `--database` appended (planner flags), writing its standard input if any.
-    static func run(_ hostile: HostileCase, on database: TestDatabase) throws -> HostileRun {
+    static func run(_ hostile: HostileCase, on database: TestDatabase, environment changes: [String: String?] = [:]) throws -> HostileRun {
         signal(SIGPIPE, SIG_IGN)  // a child that refuses early closes its standard input
         let process = Process()
         var environment = ProcessInfo.processInfo.environment
+        for (name, value) in changes { environment[name] = value }
         if let shell = hostile.shell {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", shell + #" --at "$MUSTER_AT" --database "$MUSTER_DB""#]
