@@ -667,11 +667,11 @@ extension Muster {
             commandName: "server",
             abstract: "Keep a muster running that planner commands hand themselves to, for speed.",
             discussion: """
-                A planner command normally starts a new process and a new database session. With the command server
-                running, it hands itself to the server instead, which keeps its database connections and warm code
-                from one command to the next. Output, exit status and effect are the same either way. The server
-                belongs to the user and data directory that started it, runs one command at a time (a command that
-                finds it busy runs on its own), and stops after --idle-timeout seconds without a command. Set
+                A planner command normally starts a new process and a new database session. With the command server \
+                running, it hands itself to the server instead, which keeps its database connections and warm code \
+                from one command to the next. Output, exit status and effect are the same either way. The server \
+                belongs to the user and data directory that started it, runs one command at a time (a command that \
+                finds it busy runs on its own), and stops after --idle-timeout seconds without a command. Set \
                 MUSTER_SERVER=off to keep a command from using it.
 
                 Example:
