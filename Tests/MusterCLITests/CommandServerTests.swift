@@ -157,40 +157,13 @@ struct CommandServerTests {
             let admin = try database.connect()
             try admin.simpleQuery("BEGIN; LOCK TABLE event_store.streams IN ACCESS EXCLUSIVE MODE")
             let pid = try home.pid()
-            let dir = home.url.appendingPathComponent("client-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
-            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Muster.binary)
-            process.arguments = arguments + ["--database", database.conninfo]
-            var environment = ProcessInfo.processInfo.environment
-            environment["XDG_DATA_HOME"] = home.url.path
-            environment["MUSTER_SERVER"] = nil
-            process.environment = environment
-            process.standardOutput = try FileHandle(forWritingTo: out)
-            process.standardError = try FileHandle(forWritingTo: err)
-            try process.run()
-            // The server's session waits on the lock: the command is in the server's hands. (Asked on another
-            // connection: inside a transaction, pg_stat_activity keeps its first answer.)
-            let observer = try database.connect()
-            defer { observer.close() }
-            let waiting = try eventually(timeout: 20) {
-                let waiters = try observer.query("""
-                    SELECT count(*) AS n FROM pg_stat_activity
-                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
-                    """).first?.decode("n", as: Int.self) ?? 0
-                return waiters > 0
-            }
-            #expect(waiting)
+            let client = try Background(Muster.binary, arguments + ["--database", database.conninfo], environment: home.environment)
+            // The server's session waits on the lock: the command is in the server's hands.
+            #expect(try eventually(timeout: 20) { try someoneWaitsOnALock(database) })
             kill(pid ?? 0, SIGKILL)
             try admin.simpleQuery("ROLLBACK")
             admin.close()
-            process.waitUntilExit()
-            return Muster.Result(status: process.terminationStatus,
-                                 stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                                 stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+            return client.finish()
         }
 
         // With a command id, the command line runs the command again itself: applied exactly once.
@@ -221,14 +194,7 @@ struct CommandServerTests {
         try admin.simpleQuery("BEGIN; LOCK TABLE event_store.streams IN ACCESS EXCLUSIVE MODE")
         let long = try Background(Muster.binary, ["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo],
                                   environment: home.environment)
-        let observer = try database.connect()
-        #expect(try eventually(timeout: 20) {
-            try observer.query("""
-                SELECT count(*) AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
-                """).first?.decode("n", as: Int.self) ?? 0 > 0
-        })
-        observer.close()
+        #expect(try eventually(timeout: 20) { try someoneWaitsOnALock(database) })
         usleep(1_500_000)
 
         // Another planner is answered at once (it runs on its own), while the first still waits.
@@ -324,6 +290,17 @@ struct CommandServerTests {
         let refused = try home.run(["server", "start", "--idle-timeout", "0"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("--idle-timeout"), "\(refused.stderr)")
+    }
+
+    /// True when a session of `database` waits on a lock. Asked on a connection of its own each time: inside a
+    /// transaction, pg_stat_activity keeps its first answer.
+    private func someoneWaitsOnALock(_ database: TestDatabase) throws -> Bool {
+        let observer = try database.connect()
+        defer { observer.close() }
+        return try observer.query("""
+            SELECT count(*) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+            """).first?.decode("n", as: Int.self) ?? 0 > 0
     }
 
     /// True while the process runs (a zombie no one has reaped yet counts as stopped).
