@@ -344,14 +344,12 @@ enum CommandServer {
             let text = arguments.map { String(decoding: $0, as: UTF8.self) }
             // The connection kept for this command's target, if it is still good, is handed over as the early
             // connection would be; otherwise one is opened while the arguments are parsed.
-            var kept: PostgresConnection?
             if let (target, embedded) = EarlyConnection.target(text) {
                 state.lock()
                 let key = EarlyConnection.reuseKey(target)
                 let db = connections.removeValue(forKey: key)
                 state.unlock()
                 if let db, db.isIdleAndQuiet {
-                    kept = db
                     EarlyConnection.provide(.init(target: target, db: db, pending: EarlyConnection.pending(db, embedded: embedded)))
                 } else {
                     EarlyConnection.start(text)
@@ -368,19 +366,14 @@ enum CommandServer {
             }
             answer(status)
             // The early connection's thread may still be connecting, reading the client's environment: it is
-            // waited for before the environment is put back.
+            // waited for before the environment is put back. A connection the command did not take (kept or
+            // early) is left over here.
             let early = EarlyConnection.leftOver()
             // Connections go back for the next command only after a command that succeeded (a failed one may
             // have left a lock or a broken prepared statement behind), and only when idle and not ended by
             // the server.
             guard status == 0 else { return }
-            var keep = opened
-            if let early, early.db !== kept {
-                keep.append((early.target, early.db))
-            }
-            if let kept, !keep.contains(where: { $0.1 === kept }), let target = EarlyConnection.target(text)?.target {
-                keep.append((target, kept))
-            }
+            let keep = opened + (early.map { [($0.target, $0.db)] } ?? [])
             for (target, db) in keep where db.isIdleAndQuiet {
                 let key = EarlyConnection.reuseKey(target)
                 state.lock()
