@@ -13,6 +13,15 @@ enum EarlyConnection {
     enum Target: Equatable, Sendable {
         case conninfo(String)
         case environment
+
+        /// Where a session's target connects: the embedded cluster through its conninfo.
+        init(_ target: Session.Target) {
+            switch target {
+            case .conninfo(let info): self = .conninfo(info)
+            case .environment: self = .environment
+            case .embedded(let cluster): self = .conninfo(cluster.conninfo)
+            }
+        }
     }
 
     struct Opened {
@@ -116,12 +125,9 @@ enum EarlyConnection {
             }
             index += 1
         }
-        switch Session.target(database: database) {
-        case .conninfo(let info): return (.conninfo(info), false)
-        case .environment: return (.environment, false)
-        case .embedded(let cluster):
-            guard case .running = cluster.state() else { return nil }
-            return (.conninfo(cluster.conninfo), true)
-        }
+        let target = Session.target(database: database)
+        guard case .embedded(let cluster) = target else { return (Target(target), false) }
+        guard case .running = cluster.state() else { return nil }
+        return (Target(target), true)
     }
 }

@@ -43,14 +43,7 @@ struct Session {
     static func open(_ options: ConnectionOptions, requireMigrated: Bool = true) throws -> Session {
         do {
             let session = try openUnclassified(options, requireMigrated: requireMigrated)
-            if let opened = Self.opened {
-                let target: EarlyConnection.Target = switch target(options) {
-                case .conninfo(let info): .conninfo(info)
-                case .environment: .environment
-                case .embedded(let cluster): .conninfo(cluster.conninfo)
-                }
-                opened(target, session.db)
-            }
+            Self.opened?(EarlyConnection.Target(target(options)), session.db)
             return session
         } catch let error as Failure {
             throw error

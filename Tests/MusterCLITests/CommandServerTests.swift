@@ -315,34 +315,3 @@ struct CommandServerTests {
             .appendingPathComponent("schema").path
     }
 }
-
-/// A program running in the background, its output going to files.
-final class Background {
-    let process = Process()
-    let out: URL, err: URL
-
-    init(_ executable: String, _ arguments: [String], environment: [String: String?]) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-bg-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        out = dir.appendingPathComponent("out")
-        err = dir.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-    }
-
-    func finish() -> Muster.Result {
-        process.waitUntilExit()
-        defer { try? FileManager.default.removeItem(at: out.deletingLastPathComponent()) }
-        return Muster.Result(status: process.terminationStatus,
-                             stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                             stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
-    }
-}

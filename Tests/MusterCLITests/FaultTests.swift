@@ -9,32 +9,47 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// Runs a program to completion with its output captured.
 enum Tool {
     static func run(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String?] = [:]) throws -> Muster.Result {
-        let process = Process()
+        try Background(executable, arguments, stdin: stdin, environment: environment).finish()
+    }
+
+    static var psql: String {
+        ["/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
+    }
+}
+
+/// A program running in the background, its standard input and output in files: nothing can block on a
+/// full pipe, and a server it forks cannot hold them open.
+final class Background {
+    let process = Process()
+    let out: URL, err: URL
+
+    init(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String?]) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-tool-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let input = dir.appendingPathComponent("in")
+        out = dir.appendingPathComponent("out")
+        err = dir.appendingPathComponent("err")
+        try Data(stdin.utf8).write(to: input)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        // Files rather than pipes: nothing can block on a full pipe, and a server a tool forks cannot hold them open.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-tool-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let input = dir.appendingPathComponent("in"), out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
-        try Data(stdin.utf8).write(to: input)
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardInput = try FileHandle(forReadingFrom: input)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
+    }
+
+    /// Waits for the program and returns what it printed.
+    func finish() -> Muster.Result {
         process.waitUntilExit()
+        defer { try? FileManager.default.removeItem(at: out.deletingLastPathComponent()) }
         return Muster.Result(status: process.terminationStatus,
                              stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                              stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
-    }
-
-    static var psql: String {
-        ["/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
     }
 }
 
