@@ -58,7 +58,11 @@ enum CommandServer {
     static func handOver(_ arguments: [String]) -> Int32? {
         guard EarlyConnection.isPlannerCommand(arguments) else { return nil }
         let environment = ProcessInfo.processInfo.environment
-        guard environment["MUSTER_SERVER"] != "off", let fd = connect(socketPath(environment: environment)) else { return nil }
+        guard environment["MUSTER_SERVER"] != "off" else { return nil }
+        guard let fd = connect(socketPath(environment: environment)) else {
+            noneListening = true
+            return nil
+        }
         defer { close(fd) }
         // The working directory goes as a descriptor: the server enters it with fchdir, whatever its name
         // (or if it was deleted).
@@ -85,6 +89,24 @@ enum CommandServer {
         }
         return status
     }
+
+    /// Set by `handOver` when no server of this user listened: the command runs on its own, and when it ran on
+    /// the embedded cluster it starts a server for the commands after it (`startForLaterCommands`).
+    nonisolated(unsafe) static var noneListening = false
+
+    /// After a planner command ran on its own on the embedded cluster, starts a server in the background for
+    /// the commands after it, without waiting for it. The embedded cluster is muster's own, started by muster
+    /// and left running for the next command; the server is the same kind of helper, private to the user and
+    /// stopped after 30 minutes without a command or by `muster db stop`. With a configured database the
+    /// server is the user's choice (`muster server start`): it would hold a connection to someone's server.
+    static func startForLaterCommands() {
+        guard noneListening, Session.openedEmbedded, (try? preparedSocketPath()) != nil else { return }
+        // When another command started one meanwhile, this one finds the lock taken and exits.
+        _ = try? launch(idleTimeout: defaultIdleTimeout)
+    }
+
+    /// How long a server waits for a command before it stops, unless `muster server start` says otherwise.
+    static let defaultIdleTimeout: TimeInterval = 1800
 
     /// `O_PATH` (the Glibc module leaves it out): a descriptor that names a directory without reading it.
     static let openPath: Int32 = 0o10000000
@@ -599,6 +621,21 @@ enum CommandServer {
     /// Starts a server in the background for this user's data directory and waits until it answers.
     static func spawn(idleTimeout: TimeInterval) throws -> Int32 {
         let path = socketPath()
+        let pid = try launch(idleTimeout: idleTimeout)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let running = status(path), running.pid == pid { return pid }
+            var exitStatus: Int32 = 0
+            if waitpid(pid, &exitStatus, WNOHANG) == pid {
+                throw Failure("the command server exited at once (status \((exitStatus >> 8) & 0xff)); run 'muster server run' to see why")
+            }
+            usleep(5_000)
+        }
+        throw Failure("the command server (pid \(pid)) did not answer on \(path) within 10 s")
+    }
+
+    /// Starts `muster server run` in a session of its own, its standard streams on /dev/null; returns its pid.
+    static func launch(idleTimeout: TimeInterval) throws -> Int32 {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let arguments = [executable, "server", "run", "--idle-timeout", String(Int(idleTimeout))]
         var actions = posix_spawn_file_actions_t()
@@ -621,16 +658,7 @@ enum CommandServer {
         defer { argv.forEach { free($0) } }
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard result == 0 else { throw Failure("cannot start \(executable): \(String(cString: strerror(result)))") }
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if let running = status(path), running.pid == pid { return pid }
-            var exitStatus: Int32 = 0
-            if waitpid(pid, &exitStatus, WNOHANG) == pid {
-                throw Failure("the command server exited at once (status \((exitStatus >> 8) & 0xff)); run 'muster server run' to see why")
-            }
-            usleep(5_000)
-        }
-        throw Failure("the command server (pid \(pid)) did not answer on \(path) within 10 s")
+        return pid
     }
 }
 
@@ -664,8 +692,9 @@ extension Muster {
                 running, it hands itself to the server instead, which keeps its database connections and warm code \
                 from one command to the next. Output, exit status and effect are the same either way. The server \
                 belongs to the user and data directory that started it, runs one command at a time (a command that \
-                finds it busy runs on its own), and stops after --idle-timeout seconds without a command. Set \
-                MUSTER_SERVER=off to keep a command from using it.
+                finds it busy runs on its own), and stops after --idle-timeout seconds without a command. On the \
+                embedded cluster, a planner command that finds no server starts one for the commands after it, and \
+                'muster db stop' stops it. Set MUSTER_SERVER=off to keep a command from using or starting one.
 
                 Example:
                   muster server start
@@ -684,7 +713,7 @@ extension Muster.Server {
             discussion: "Example: muster server start --idle-timeout 3600")
 
         @Option(help: ArgumentHelp("Stop after this many seconds without a command.", valueName: "seconds"))
-        var idleTimeout: Int = 1800
+        var idleTimeout: Int = Int(CommandServer.defaultIdleTimeout)
 
         func validate() throws {
             guard (1...604_800).contains(idleTimeout) else {
@@ -746,7 +775,7 @@ extension Muster.Server {
             shouldDisplay: false)
 
         @Option(help: ArgumentHelp("Stop after this many seconds without a command.", valueName: "seconds"))
-        var idleTimeout: Int = 1800
+        var idleTimeout: Int = Int(CommandServer.defaultIdleTimeout)
 
         func run() throws {
             try guarded {

@@ -74,6 +74,8 @@ extension Muster.DB {
                 guard case .embedded(let cluster) = Session.target(connection) else {
                     throw Failure("a connection is configured (--database, DATABASE_URL or PG* variables): muster never stops a server it did not start")
                 }
+                // The command server beside it goes too: muster leaves nothing running after a stop.
+                if CommandServer.stop(CommandServer.socketPath()) { print("command server stopped") }
                 try cluster.stop()
                 print("embedded cluster stopped")
             }

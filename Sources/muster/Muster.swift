@@ -12,8 +12,9 @@ struct Muster: ParsableCommand {
             With no connection configured (--database, DATABASE_URL or libpq's PG* variables), muster runs \
             against a private PostgreSQL cluster it starts under $XDG_DATA_HOME/muster (or ~/.local/share/muster).
 
-            For many planner commands in a row, 'muster server start' keeps a muster running that they hand \
-            themselves to: about twice as fast, with the same output.
+            Planner commands hand themselves to a muster kept running in the background (about twice as fast, \
+            with the same output): on the embedded cluster the first one starts it; with a configured database, \
+            'muster server start' does. MUSTER_SERVER=off keeps a command from using or starting one.
 
             Example:
               muster demo
@@ -31,5 +32,7 @@ struct Muster: ParsableCommand {
         if let status = CommandServer.handOver(CommandLine.arguments) { Foundation.exit(status) }
         EarlyConnection.start(CommandLine.arguments)
         main(nil)
+        // main returns only when the command succeeded.
+        CommandServer.startForLaterCommands()
     }
 }

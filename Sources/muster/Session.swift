@@ -21,6 +21,9 @@ struct Session {
     /// commands after.
     nonisolated(unsafe) static var opened: ((EarlyConnection.Target, PostgresConnection) -> Void)?
 
+    /// Set once a session on the embedded cluster was opened in this process.
+    nonisolated(unsafe) static var openedEmbedded = false
+
     static func target(_ options: ConnectionOptions) -> Target {
         target(database: options.database)
     }
@@ -43,6 +46,7 @@ struct Session {
     static func open(_ options: ConnectionOptions, requireMigrated: Bool = true) throws -> Session {
         do {
             let session = try openUnclassified(options, requireMigrated: requireMigrated)
+            if session.cluster != nil { openedEmbedded = true }
             Self.opened?(EarlyConnection.Target(target(options)), session.db)
             return session
         } catch let error as Failure {

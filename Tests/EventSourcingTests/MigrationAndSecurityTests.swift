@@ -108,6 +108,76 @@ struct ImmutabilityAndRoleTests {
 }
 
 @Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
+struct NameCheckTests {
+    /// The patterns of `schema/0001`, which `schema/0009` restates in a cheaper form.
+    static let streamPattern = "^[a-z][a-z0-9_]{0,30}-[a-z0-9][a-z0-9-]{0,99}$"
+    static let typePattern = "^[A-Za-z][A-Za-z0-9_.]{0,127}$"
+
+    /// Whether `insert`, run as the owner inside a savepoint, passes the table's checks.
+    func accepted(_ db: PostgresConnection, _ insert: PostgresQuery) throws -> Bool {
+        try db.execute("SAVEPOINT candidate")
+        defer { try? db.execute("ROLLBACK TO SAVEPOINT candidate") }
+        do {
+            _ = try db.query(insert)
+            return true
+        } catch where error.sqlState == "23514" {
+            return false
+        }
+    }
+
+    func matches(_ db: PostgresConnection, _ text: String, _ pattern: String) throws -> Bool {
+        try db.query("SELECT \(text) ~ \(pattern) AS m").first?.decode("m") ?? false
+    }
+
+    @Test func theStreamNameCheckAcceptsExactlyWhatThePatternOf0001Accepts() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        var names = ["", "-", "a-", "-a", "a-b", "A-b", "a-B", "1-a", "_-a", "a_-a", "a--", "a-1", "a-1-2", "a--b",
+                     "a-b\n", "a\n-b", "a-b ", " a-b", "a-é", "é-a", "a-ｂ", "a.b-c", "a-b.c", "a_b_c-x_y", "ab", "a-_"]
+        for category in [0, 1, 2, 30, 31, 32, 33] {
+            for id in [0, 1, 2, 99, 100, 101] {
+                names.append(String(repeating: "c", count: category) + "-" + String(repeating: "9", count: id))
+                names.append("a" + String(repeating: "_", count: max(category - 1, 0)) + "-" + String(repeating: "-", count: id))
+                names.append("a" + String(repeating: "7", count: max(category - 1, 0)) + "-x" + String(repeating: "-", count: max(id - 1, 0)))
+            }
+        }
+        try db.execute("BEGIN")
+        defer { try? db.execute("ROLLBACK") }
+        var accepted = 0
+        for name in names {
+            let byTable = try self.accepted(db, "INSERT INTO event_store.streams (stream_name, category, version, head_hash) VALUES (\(name), 'c', 0, '\\x00')")
+            #expect(byTable == (try matches(db, name, Self.streamPattern)), "stream name \(name.debugDescription)")
+            if byTable { accepted += 1 }
+        }
+        // Both sides of each boundary are in the list.
+        #expect(accepted > 10 && accepted < names.count - 10)
+    }
+
+    @Test func theEventTypeCheckAcceptsExactlyWhatThePatternOf0001Accepts() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        var types = ["", "A", "a", "1", "_", ".", "A1", "A_", "A.", "A-B", "A B", "A\n", "\nA", "Aé", "éA", "Ａ", "Unit.Readiness_Reported2"]
+        for length in [126, 127, 128, 129, 130] {
+            types.append("U" + String(repeating: "x", count: length - 1))
+            types.append("U" + String(repeating: ".", count: length - 1))
+            types.append("9" + String(repeating: "x", count: length - 1))
+        }
+        try db.execute("BEGIN")
+        defer { try? db.execute("ROLLBACK") }
+        var accepted = 0
+        for type in types {
+            let byTable = try self.accepted(db, """
+                INSERT INTO event_store.events (stream_name, category, stream_version, event_id, event_type, schema_version, payload, metadata, previous_hash, hash)
+                VALUES ('unit-x', 'unit', 1, gen_random_uuid(), \(type), 1, '{}', '{}', '', '')
+                """)
+            #expect(byTable == (try matches(db, type, Self.typePattern)), "event type \(type.debugDescription)")
+            if byTable { accepted += 1 }
+        }
+        #expect(accepted > 5 && accepted < types.count - 5)
+    }
+}
+
+@Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
 struct HashChainTests {
     /// Alters the store as a superuser would behind its back, with the immutability trigger off.
     func tamper(_ db: PostgresConnection, _ sql: String) throws {

@@ -51,6 +51,12 @@ struct Muster {
     static func run(_ arguments: [String], on database: TestDatabase, stdin: Data? = nil) throws -> Result {
         try run(arguments + ["--database", database.conninfo], stdin: stdin)
     }
+
+    /// Commands the server has run, from `muster server status`; nil when it is not running.
+    static func served(_ status: String) -> Int? {
+        guard let range = status.range(of: #"(\d+) command\(s\) run"#, options: .regularExpression) else { return nil }
+        return Int(status[range].prefix { $0.isNumber })
+    }
 }
 
 func eventCount(_ database: TestDatabase) throws -> Int {
@@ -401,9 +407,18 @@ struct EmbeddedDefaultCLITests {
         #expect(submit.stderr.contains("started the embedded PostgreSQL cluster"))
 
         // Now that its server runs, a planner command connects to it while its arguments are parsed.
+        #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
         let register = try Muster.run(["nation", "register", "--nation", "NOR", "--name", "Norway"], environment: env)
         #expect(register.status == 0, "\(register.stderr)")
         #expect(register.stderr.isEmpty, "\(register.stderr)")
+        // Having run on its own on the embedded cluster, it left a command server for the commands after it
+        // (started in the background, so it may take a moment to answer).
+        var served: Int?
+        for _ in 0..<200 where served == nil {
+            served = Muster.served(try Muster.run(["server", "status"], environment: env).stdout)
+            if served == nil { usleep(25_000) }
+        }
+        #expect(served == 0)
 
         // An applied schema file that changed is reported by a planner command too, which then writes nothing.
         let changed = home.appendingPathComponent("schema-changed")
@@ -417,17 +432,22 @@ struct EmbeddedDefaultCLITests {
         #expect(refused.stderr.contains("0001-create-event-store was changed after it was applied"), "\(refused.stderr)")
 
         // The command server runs beside the embedded cluster (whose directory the postgres user owns when
-        // the tests run as root) and takes planner commands.
+        // the tests run as root) and takes planner commands: the refused one above, and this one.
         let start = try Muster.run(["server", "start"], environment: env)
-        #expect(start.status == 0, "\(start.stderr)")
-        let served = try Muster.run(["nation", "register", "--nation", "FIN", "--name", "Finland"], environment: env)
-        #expect(served.status == 0, "\(served.stderr)")
-        #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("1 command(s) run"))
+        #expect(start.stdout.contains("already running"), "\(start.stdout)\(start.stderr)")
+        let finland = try Muster.run(["nation", "register", "--nation", "FIN", "--name", "Finland"], environment: env)
+        #expect(finland.status == 0, "\(finland.stderr)")
+        #expect(Muster.served(try Muster.run(["server", "status"], environment: env).stdout) == 2)
+        // Without it, a command runs on its own and starts none.
         #expect(try Muster.run(["server", "stop"], environment: env).status == 0)
+        let alone = try Muster.run(["nation", "register", "--nation", "DNK", "--name", "Denmark"], environment: env.merging(["MUSTER_SERVER": "off"]) { $1 })
+        #expect(alone.status == 0, "\(alone.stderr)")
+        usleep(300_000)
+        #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
 
         let status = try Muster.run(["db", "status"], environment: env)
         #expect(status.stdout.contains("server: running"))
-        #expect(status.stdout.contains("events: 3"))
+        #expect(status.stdout.contains("events: 4"))
         #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent("muster/pgdata/PG_VERSION").path))
         // fsync stays on for the embedded cluster: it holds a user's real data.
         let embedded = try PostgresConnection(conninfo: "host='\(home.path)/muster/run' dbname=muster user=\(getuid() == 0 ? "postgres" : NSUserName())")
@@ -437,7 +457,18 @@ struct EmbeddedDefaultCLITests {
         #expect(try embedded.query("SHOW shared_preload_libraries").first?.decode("shared_preload_libraries", as: String.self) == "plpgsql")
         embedded.close()
 
-        #expect(try Muster.run(["db", "stop"], environment: env).status == 0)
+        // Another command on its own leaves a server again, and 'db stop' stops it with the cluster.
+        #expect(try Muster.run(["nation", "register", "--nation", "ISL", "--name", "Iceland"], environment: env).status == 0)
+        var again: Int?
+        for _ in 0..<200 where again == nil {
+            again = Muster.served(try Muster.run(["server", "status"], environment: env).stdout)
+            if again == nil { usleep(25_000) }
+        }
+        #expect(again == 0)
+        let stop = try Muster.run(["db", "stop"], environment: env)
+        #expect(stop.status == 0, "\(stop.stderr)")
+        #expect(stop.stdout.contains("command server stopped") && stop.stdout.contains("embedded cluster stopped"), "\(stop.stdout)")
+        #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
         #expect(try Muster.run(["db", "status"], environment: env).stdout.contains("stopped"))
     }
 }

@@ -21,9 +21,7 @@ struct CommandServerTests {
 
         /// Commands the server has run, from `muster server status`; nil when it is not running.
         func served() throws -> Int? {
-            let status = try run(["server", "status"]).stdout
-            guard let range = status.range(of: #"(\d+) command\(s\) run"#, options: .regularExpression) else { return nil }
-            return Int(status[range].prefix { $0.isNumber })
+            Muster.served(try run(["server", "status"]).stdout)
         }
 
         func pid() throws -> Int32? {
