@@ -8,8 +8,8 @@
 --   and an id of 1 to 100 characters from [a-z0-9-], starting with a letter or a digit. The category has no
 --   hyphen, so the first hyphen is the separator: at position 2 to 32, with 1 to 100 characters after it;
 --   an event type is a letter followed by up to 127 characters from [A-Za-z0-9_.].
--- Every existing row satisfies the new checks, since they accept exactly what the old ones accepted; adding
--- them reads each table once, and appends wait for the migration's transaction.
+-- Every existing row satisfies the new checks, since they accept exactly what the old ones accepted. Adding
+-- them reads each table once under an exclusive lock: reads and appends wait for the migration.
 -- The tests compare both checks with the patterns of 0001 over names and types at every boundary.
 
 ALTER TABLE event_store.streams DROP CONSTRAINT IF EXISTS streams_stream_name_check;

@@ -24,7 +24,7 @@ struct Concurrent: ParsableCommand {
     @Option(help: "Writer counts, comma-separated.")
     var writers = "1,4,16"
 
-    @Option(help: "Rounds of pgbench and distinct-stream runs per writer count; they alternate, each going first in turn, and the ratio is of their medians.")
+    @Option(help: "Rounds of pgbench and distinct-stream runs per writer count; they alternate, each going first in turn, and the ratio is the median of the rounds' ratios.")
     var rounds = 3
 
     @Option(help: "Run only these modes, comma-separated (distinct, hot, pgbench).")
@@ -50,9 +50,9 @@ struct Concurrent: ParsableCommand {
         }
         for n in counts {
             // The machine's speed drifts over minutes: baseline and distinct-stream runs alternate, each going
-            // first in turn, and the ratio is of the medians.
+            // first in turn, and each round's ratio is of the two runs beside each other.
             var baselines: [Double] = []
-            var distinct: [(eps: Double, conflicts: Int, checked: Bool)] = []
+            var distinct: [(eps: Double, acknowledged: Int, conflicts: Int, checked: Bool)] = []
             for round in 0..<rounds {
                 for step in (round % 2 == 0 ? ["pgbench", "distinct"] : ["distinct", "pgbench"]) where modes.contains(step) {
                     if step == "pgbench" {
@@ -60,18 +60,21 @@ struct Concurrent: ParsableCommand {
                     } else {
                         let run = try Self.appendRun(database, writers: n, seconds: seconds, hot: false, tag: "w\(n)r\(round)")
                         let check = try Self.verify(database, run)
-                        distinct.append((Double(run.acknowledged.count) / run.seconds, run.conflicts, check.isEmpty))
+                        distinct.append((Double(run.acknowledged.count) / run.seconds, run.acknowledged.count, run.conflicts, check.isEmpty))
                         note(n, false, run, check)
                     }
                 }
             }
-            let baseline = baselines.isEmpty ? Double.nan : percentile(baselines, 0.5)
+            let baseline = median(baselines)
             if !distinct.isEmpty {
-                let eps = percentile(distinct.map(\.eps), 0.5)
-                let perRound = baselines.count == distinct.count
-                    ? zip(distinct, baselines).map { fmt($0.eps / $1, 2) }.joined(separator: " ") : ""
-                table.add("EventStore.append, distinct streams", String(n), fmt(eps, 0), String(distinct.map(\.conflicts).reduce(0, +)), "0.0%",
-                          baseline.isNaN ? "" : ratio(eps, baseline), perRound, distinct.allSatisfy(\.checked) ? "ok" : "FAILED")
+                let eps = median(distinct.map(\.eps))
+                let ratios = baselines.count == distinct.count ? zip(distinct, baselines).map { $0.eps / $1 } : []
+                let conflicts = distinct.map(\.conflicts).reduce(0, +)
+                let acknowledged = distinct.map(\.acknowledged).reduce(0, +)
+                let retryRate = conflicts + acknowledged == 0 ? "" : String(format: "%.1f%%", 100 * Double(conflicts) / Double(conflicts + acknowledged))
+                table.add("EventStore.append, distinct streams", String(n), fmt(eps, 0), String(conflicts), retryRate,
+                          ratios.isEmpty ? "" : String(format: "%.2f×", median(ratios)), ratios.map { fmt($0, 2) }.joined(separator: " "),
+                          distinct.allSatisfy(\.checked) ? "ok" : "FAILED")
             }
             if modes.contains("hot") {
                 let run = try Self.appendRun(database, writers: n, seconds: seconds, hot: true, tag: "w\(n)")
@@ -91,7 +94,7 @@ struct Concurrent: ParsableCommand {
         table.print()
         print("checked: every acknowledged append present exactly once at its acknowledged stream version, versions contiguous (1…n) per stream, head versions equal the event counts.")
         print("retry rate: conflicts ÷ (conflicts + acknowledged appends). Goal: distinct streams ≥ 0.70× pgbench.")
-        print("events/s: the median of \(rounds) round(s) for distinct streams and pgbench (per round: each round's ratio, and each pgbench run); one run on the hot stream.")
+        print("distinct streams: \(rounds) round(s) alternating with pgbench; events/s is the median run, vs pgbench the median of the rounds' ratios (each under per round), conflicts the sum. The hot stream: one run, against the median pgbench run.")
         notes.forEach { print("FAILED: \($0)") }
         if !notes.isEmpty { throw ExitCode.failure }
     }

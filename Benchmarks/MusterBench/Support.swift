@@ -24,6 +24,13 @@ func percentile(_ values: [Double], _ q: Double) -> Double {
     return sorted[min(max(rank, 0), sorted.count - 1)]
 }
 
+/// The middle value; with an even count, the mean of the two middle ones.
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return .nan }
+    let sorted = values.sorted(), middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
 /// Peak resident set size of this process so far, in MiB (VmHWM).
 func peakRSSMiB() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return .nan }

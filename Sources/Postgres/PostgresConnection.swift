@@ -1,5 +1,6 @@
 internal import CLibPQ
 import Foundation
+import Synchronization
 
 /// One connection to PostgreSQL through libpq.
 ///
@@ -12,6 +13,8 @@ public final class PostgresConnection {
     private var usedOnce: Set<String> = []
     /// A password-free description of where this connection goes, e.g. `database "muster" on /tmp/x:5432 as postgres`.
     public let target: String
+    /// Set from another thread by a `PostgresInterrupter`: every statement after it fails as a cancelled one.
+    private let interruption = Interruption()
 
     /// Opens a connection.
     ///
@@ -156,7 +159,17 @@ public final class PostgresConnection {
 
     private func handle(_ statement: String?) throws(PostgresError) -> OpaquePointer {
         guard let conn else { throw .connectionLost("the connection is closed", statement: statement) }
+        if interruption.isSet { throw .interrupted(statement: statement) }
         return conn
+    }
+
+    /// True once an interrupter of this connection was used.
+    public var wasInterrupted: Bool { interruption.isSet }
+
+    /// Something another thread can use to stop what this connection does. Make it on the thread that uses the
+    /// connection, before handing it over.
+    public func interrupter() -> PostgresInterrupter {
+        PostgresInterrupter(cancel: conn.map { PQgetCancel($0) } ?? nil, interruption: interruption)
     }
 
     // MARK: Queries
@@ -479,4 +492,35 @@ private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePoint
     let pointers = strings.map { $0.flatMap { strdup($0) } }
     defer { pointers.forEach { free($0) } }
     return body(pointers.map { UnsafePointer($0) })
+}
+
+/// Stops what a connection does, from another thread: it asks the server to cancel the running statement
+/// (`PQcancel`, which libpq makes safe to call from any thread), and makes every later statement on the
+/// connection fail at once as a cancelled one does, so work caught between two statements stops at the next.
+public final class PostgresInterrupter: @unchecked Sendable {
+    // @unchecked: `cancel` is written once, in init; PQcancel is thread-safe; `interruption` is atomic.
+    private let cancel: OpaquePointer?
+    private let interruption: Interruption
+
+    fileprivate init(cancel: OpaquePointer?, interruption: Interruption) {
+        self.cancel = cancel
+        self.interruption = interruption
+    }
+
+    deinit {
+        if let cancel { PQfreeCancel(cancel) }
+    }
+
+    public func interrupt() {
+        interruption.set()
+        guard let cancel else { return }
+        var message = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &message, Int32(message.count))
+    }
+}
+
+fileprivate final class Interruption: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
 }

@@ -38,6 +38,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         PostgresError(code: .connectionLost, sqlState: nil, message: message, detail: nil, hint: nil, statement: statement, parameters: [])
     }
 
+    /// What a statement gets once its connection was interrupted: the server's own SQLSTATE for a cancel.
+    static func interrupted(statement: String?) -> PostgresError {
+        PostgresError(code: .server, sqlState: "57014", message: "interrupted: the command was stopped before this statement",
+                      detail: nil, hint: nil, statement: statement, parameters: [])
+    }
+
     static func protocolError(_ message: String, statement: String? = nil) -> PostgresError {
         PostgresError(code: .protocolError, sqlState: nil, message: message, detail: nil, hint: nil, statement: statement, parameters: [])
     }

@@ -15,6 +15,20 @@ import Glibc
 /// the client would have, writing to those descriptors, and answers with the exit status. The server runs one
 /// command at a time; a client that finds it busy, finds another build of muster there, or finds no server at
 /// all runs the command itself. Only the socket's owner may connect.
+/// The socket a client waiting for its command's status tells the server on when it is interrupted.
+nonisolated(unsafe) private var interruptSocket: Int32 = -1
+/// The signal that interrupted that wait, if any; written by the handler.
+nonisolated(unsafe) private var interruptSignal: Int32 = 0
+
+/// The first SIGINT, SIGTERM or SIGHUP asks the server to stop the command (`Request.interrupt`); a second one
+/// stops waiting for it.
+private func forwardInterrupt(_ number: Int32) {
+    if interruptSignal != 0 { _exit(128 + number) }
+    interruptSignal = number
+    var byte: UInt8 = 0x49 // Request.interrupt
+    _ = write(interruptSocket, &byte, 1)
+}
+
 enum CommandServer {
     /// Where the server listens: a directory of the user's own in the data directory, beside the embedded
     /// cluster (whose directory the postgres user owns when muster runs as root).
@@ -36,6 +50,8 @@ enum CommandServer {
         case command = 0x43 // C
         case status = 0x50 // P
         case stop = 0x51 // Q
+        /// Sent by a client while its command runs, when it is interrupted (Ctrl-C, SIGTERM, SIGHUP).
+        case interrupt = 0x49 // I
     }
 
     enum Reply: UInt8 {
@@ -77,7 +93,14 @@ enum CommandServer {
         var reply = Replies(fd)
         // Busy, another build, or gone before starting: nothing ran, so running it here is safe.
         guard reply.byte() == Reply.accepted.rawValue else { return nil }
-        guard reply.byte() == Reply.exited.rawValue, let status = reply.int32() else {
+        // Interrupted from here on, the command line asks the server to stop the command, waits for it to
+        // stop, and then dies of the signal as it would have on its own.
+        let finished = forwardingInterrupts(to: fd) { (reply.byte(), reply.int32()) }
+        if interruptSignal != 0 {
+            signal(interruptSignal, SIG_DFL)
+            raise(interruptSignal)
+        }
+        guard finished.0 == Reply.exited.rawValue, let status = finished.1 else {
             // With its command id given, running the command again here is safe: applied once, whatever the
             // server got to. Without one, a second run could apply it twice.
             if arguments.contains(where: { $0 == "--command-id" || $0.hasPrefix("--command-id=") }) {
@@ -100,13 +123,34 @@ enum CommandServer {
     /// stopped after 30 minutes without a command or by `muster db stop`. With a configured database the
     /// server is the user's choice (`muster server start`): it would hold a connection to someone's server.
     static func startForLaterCommands() {
-        guard noneListening, Session.openedEmbedded, (try? preparedSocketPath()) != nil else { return }
+        guard noneListening, Session.openedEmbedded, let path = try? preparedSocketPath(),
+              !FileManager.default.fileExists(atPath: stoppedMark(path)) else { return }
         // When another command started one meanwhile, this one finds the lock taken and exits.
         _ = try? launch(idleTimeout: defaultIdleTimeout)
     }
 
+    /// Left by `muster server stop` beside the socket: planner commands start no server until `muster server
+    /// start` or `muster db stop` takes it away.
+    static func stoppedMark(_ socketPath: String) -> String {
+        (socketPath as NSString).deletingLastPathComponent + "/stopped"
+    }
+
     /// How long a server waits for a command before it stops, unless `muster server start` says otherwise.
     static let defaultIdleTimeout: TimeInterval = 1800
+
+    /// Runs `body` (the wait for a command's status) with SIGINT, SIGTERM and SIGHUP sent on to the server as an
+    /// interrupt request instead of ending this process; a signal this process ignores stays ignored.
+    static func forwardingInterrupts<T>(to fd: Int32, _ body: () -> T) -> T {
+        interruptSocket = fd
+        let signals = [SIGINT, SIGTERM, SIGHUP]
+        let previous = signals.map { signal($0, forwardInterrupt) }
+        for (number, handler) in zip(signals, previous) where handler.map({ unsafeBitCast($0, to: Int.self) }) == 1 {
+            signal(number, SIG_IGN) // SIG_IGN is 1
+        }
+        let result = body()
+        for (number, handler) in zip(signals, previous) { signal(number, handler) }
+        return result
+    }
 
     /// `O_PATH` (the Glibc module leaves it out): a descriptor that names a directory without reading it.
     static let openPath: Int32 = 0o10000000
@@ -255,6 +299,11 @@ enum CommandServer {
         var commands: Int32 = 0
         /// Idle connections by `EarlyConnection.reuseKey`.
         var connections: [String: PostgresConnection] = [:]
+        /// Guards the running command's interrupters and whether it was interrupted or has answered.
+        let interruption = NSLock()
+        var interrupters: [PostgresInterrupter] = []
+        var interrupted = false
+        var answered = true
 
         init(path: String, inode: UInt?) {
             self.path = path
@@ -324,7 +373,10 @@ enum CommandServer {
                 defer { running.unlock() }
                 touch()
                 guard CommandServer.send(fd, [Reply.accepted.rawValue], passing: [], framed: false) else { return }
+                let watcher = watchForInterrupt(fd)
                 run(arguments, environment: environment, descriptors: descriptors) { status in
+                    // From here the client's end of the socket is no interrupt: it closes it on this answer.
+                    commandEnded()
                     // The client's descriptors are let go before it exits, so that whoever reads its output
                     // sees the end of it then.
                     unclosed.forEach { close($0) }
@@ -334,10 +386,59 @@ enum CommandServer {
                     reply.append(status)
                     _ = CommandServer.send(fd, reply.bytes, passing: [], framed: false)
                 }
+                // Wakes the watcher (the socket reads as ended), which finds the command answered.
+                shutdown(fd, Int32(SHUT_RD))
+                watcher.wait()
                 touch(counting: true)
-            case nil:
+            case .interrupt, nil:
+                // An interrupt only means something while the sender's command runs (`watchForInterrupt`).
                 return
             }
+        }
+
+        /// Watches the client's socket while its command runs: an interrupt request (the client got Ctrl-C,
+        /// SIGTERM or SIGHUP), or the client's end (it was killed), stops the command as ending its process would
+        /// have: the statement running is cancelled, and the command's next statement fails.
+        private func watchForInterrupt(_ fd: Int32) -> DispatchSemaphore {
+            interruption.lock()
+            interrupters = []
+            interrupted = false
+            answered = false
+            interruption.unlock()
+            let stopped = DispatchSemaphore(value: 0)
+            Thread {
+                defer { stopped.signal() }
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                while poll(&ready, 1, -1) < 0, errno == EINTR {}
+                self.interruptCommand()
+            }.start()
+            return stopped
+        }
+
+        private func interruptCommand() {
+            interruption.lock()
+            guard !answered, !interrupted else { return interruption.unlock() }
+            interrupted = true
+            let all = interrupters
+            interruption.unlock()
+            all.forEach { $0.interrupt() }
+        }
+
+        /// A connection the running command opened or took: interrupted at once if the command already was.
+        private func commandUses(_ db: PostgresConnection) {
+            let interrupter = db.interrupter()
+            interruption.lock()
+            let now = interrupted && !answered
+            if !now { interrupters.append(interrupter) }
+            interruption.unlock()
+            if now { interrupter.interrupt() }
+        }
+
+        private func commandEnded() {
+            interruption.lock()
+            answered = true
+            interrupters = []
+            interruption.unlock()
         }
 
         /// Runs one command as the client would have: its descriptors as 0, 1 and 2, its environment, its
@@ -378,7 +479,10 @@ enum CommandServer {
                 }
             }
             var opened: [(EarlyConnection.Target, PostgresConnection)] = []
-            Session.opened = { opened.append(($0, $1)) }
+            Session.opened = { target, db in
+                opened.append((target, db))
+                self.commandUses(db)
+            }
             let status = Invocation.running(arguments) { Muster.runInProcess(Array(text.dropFirst())) }
             Session.opened = nil
             fflush(nil)
@@ -396,7 +500,7 @@ enum CommandServer {
             // the server.
             guard status == 0 else { return }
             let keep = opened + (early.map { [($0.target, $0.db)] } ?? [])
-            for (target, db) in keep where db.isIdleAndQuiet {
+            for (target, db) in keep where db.isIdleAndQuiet && !db.wasInterrupted {
                 let key = EarlyConnection.reuseKey(target)
                 state.lock()
                 if connections.count >= 8, connections[key] == nil { connections.removeAll() }
@@ -652,7 +756,15 @@ enum CommandServer {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, 0x80) // POSIX_SPAWN_SETSID: its own session, away from the terminal
+        // Its own session, away from the terminal (POSIX_SPAWN_SETSID, 0x80); no signal blocked (SETSIGMASK, 8) or
+        // handled otherwise than by default (SETSIGDEF, 4), whatever the starting thread had: Dispatch's threads,
+        // say, block SIGTERM, which a plain `kill` and the system's shutdown rely on.
+        posix_spawnattr_setflags(&attributes, 0x80 | 0x08 | 0x04)
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -733,6 +845,7 @@ extension Muster.Server {
                     _ = CommandServer.stop(path)
                     print("stopped the command server of another muster build (pid \(running.pid))")
                 }
+                try? FileManager.default.removeItem(atPath: CommandServer.stoppedMark(path))
                 let pid = try CommandServer.spawn(idleTimeout: TimeInterval(idleTimeout))
                 print("command server running (pid \(pid), socket \(path)); it stops after \(idleTimeout) s without a command, or with 'muster server stop'")
             }
@@ -760,10 +873,18 @@ extension Muster.Server {
         static let configuration = CommandConfiguration(
             commandName: "stop",
             abstract: "Stop the command server once its current command is done.",
-            discussion: "Example: muster server stop")
+            discussion: """
+                On the embedded cluster, planner commands then start no server until 'muster server start' or \
+                'muster db stop'.
+
+                Example: muster server stop
+                """)
 
         func run() throws {
             let path = CommandServer.socketPath()
+            if (try? CommandServer.preparedSocketPath()) != nil {
+                _ = FileManager.default.createFile(atPath: CommandServer.stoppedMark(path), contents: nil, attributes: [.posixPermissions: 0o600])
+            }
             print(CommandServer.stop(path) ? "command server stopped" : "command server: not running")
         }
     }

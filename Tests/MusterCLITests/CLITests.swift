@@ -438,9 +438,9 @@ struct EmbeddedDefaultCLITests {
         let finland = try Muster.run(["nation", "register", "--nation", "FIN", "--name", "Finland"], environment: env)
         #expect(finland.status == 0, "\(finland.stderr)")
         #expect(Muster.served(try Muster.run(["server", "status"], environment: env).stdout) == 2)
-        // Without it, a command runs on its own and starts none.
+        // Stopped by hand, it stays stopped: a command runs on its own and starts none.
         #expect(try Muster.run(["server", "stop"], environment: env).status == 0)
-        let alone = try Muster.run(["nation", "register", "--nation", "DNK", "--name", "Denmark"], environment: env.merging(["MUSTER_SERVER": "off"]) { $1 })
+        let alone = try Muster.run(["nation", "register", "--nation", "DNK", "--name", "Denmark"], environment: env)
         #expect(alone.status == 0, "\(alone.stderr)")
         usleep(300_000)
         #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
@@ -457,8 +457,24 @@ struct EmbeddedDefaultCLITests {
         #expect(try embedded.query("SHOW shared_preload_libraries").first?.decode("shared_preload_libraries", as: String.self) == "plpgsql")
         embedded.close()
 
-        // Another command on its own leaves a server again, and 'db stop' stops it with the cluster.
-        #expect(try Muster.run(["nation", "register", "--nation", "ISL", "--name", "Iceland"], environment: env).status == 0)
+        // 'db stop' undoes 'server stop'. With MUSTER_SERVER=off a command starts the cluster and no server ...
+        #expect(try Muster.run(["db", "stop"], environment: env).status == 0)
+        let off = try Muster.run(["nation", "register", "--nation", "ISL", "--name", "Iceland"], environment: env.merging(["MUSTER_SERVER": "off"]) { $1 })
+        #expect(off.status == 0, "\(off.stderr)")
+        usleep(300_000)
+        #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
+        // A refused command starts none either ...
+        let refusedAgain = try Muster.run(["nation", "register", "--nation", "ISL", "--name", "Iceland"], environment: env)
+        #expect(refusedAgain.status == 1 && refusedAgain.stderr.contains("already registered"), "\(refusedAgain.stderr)")
+        usleep(300_000)
+        #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
+        // ... nor does one on a configured database ...
+        let configured = try TestDatabase()
+        #expect(try Muster.run(["nation", "register", "--nation", "LVA", "--name", "Latvia", "--database", configured.conninfo], environment: ["XDG_DATA_HOME": home.path]).status == 0)
+        usleep(300_000)
+        #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
+        // ... and without any of those, a command leaves one again, and 'db stop' stops it with the cluster.
+        #expect(try Muster.run(["nation", "register", "--nation", "EST", "--name", "Estonia"], environment: env).status == 0)
         var again: Int?
         for _ in 0..<200 where again == nil {
             again = Muster.served(try Muster.run(["server", "status"], environment: env).stdout)

@@ -181,6 +181,48 @@ struct CommandServerTests {
         #expect((2...3).contains(try eventCount(database)))
     }
 
+    @Test func anInterruptedCommandLineStopsItsCommandInTheServer() throws {
+        let home = try Home()
+        defer { home.tearDown() }
+        let database = try TestDatabase()
+        #expect(try home.run(["server", "start"]).status == 0)
+        #expect(try home.run(["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo]).status == 0)
+        let pid = try home.pid()
+
+        /// Starts a command that the server takes and that waits on a lock held here, and ends its command line
+        /// with `signal`; returns the command line's outcome once the server's session stopped waiting, with
+        /// the lock still held.
+        func ended(by signal: Int32, nation: String) throws -> (Muster.Result, endedBy: Int32) {
+            let admin = try database.connect()
+            defer { admin.close() }
+            try admin.simpleQuery("BEGIN; LOCK TABLE event_store.streams IN ACCESS EXCLUSIVE MODE")
+            let client = try Spawned(Muster.binary, ["nation", "register", "--nation", nation, "--name", nation, "--database", database.conninfo],
+                                     environment: home.environment)
+            #expect(try eventually(timeout: 20) { try someoneWaitsOnALock(database) })
+            kill(client.pid, signal)
+            #expect(try eventually(timeout: 10) { try !someoneWaitsOnALock(database) }, "the server's session still waits")
+            try admin.simpleQuery("ROLLBACK")
+            return client.finish()
+        }
+
+        // Ctrl-C: the server stops the command, and the command line then dies of SIGINT, as on its own.
+        let (interrupted, endedBy) = try ended(by: SIGINT, nation: "NOR")
+        #expect(endedBy == SIGINT, "\(interrupted.status) \(interrupted.stderr)")
+        #expect(interrupted.stderr.contains("canceling statement due to user request"), "\(interrupted.stderr)")
+        // kill -9: the server sees its client's end and stops the command as well.
+        _ = try ended(by: SIGKILL, nation: "DNK")
+        // Neither was applied, though the lock is gone now.
+        usleep(300_000)
+        #expect(try eventCount(database) == 1)
+
+        // The server lives on, and runs the next command on a connection that was not interrupted.
+        #expect(try home.pid() == pid)
+        let next = try home.run(["nation", "register", "--nation", "FIN", "--name", "Finland", "--database", database.conninfo])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try home.served() == 4)
+        #expect(try eventCount(database) == 2)
+    }
+
     @Test func aLongCommandPastTheIdleTimeHoldsNoOneElseUp() throws {
         let home = try Home()
         defer { home.tearDown() }
@@ -311,5 +353,51 @@ struct CommandServerTests {
     private func schemaDirectory() throws -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("schema").path
+    }
+}
+
+/// A program started as a shell starts one, with no signal blocked: Foundation's `Process` passes on the
+/// calling thread's signal mask, and the tests run on Dispatch's threads, which block SIGINT and SIGTERM.
+final class Spawned {
+    let pid: pid_t
+    private let directory: URL
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String?]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("muster-spawned-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, directory.appendingPathComponent("out").path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, directory.appendingPathComponent("err").path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var merged = ProcessInfo.processInfo.environment
+        for (name, value) in environment { merged[name] = value }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
+        self.pid = pid
+    }
+
+    /// Waits for the program; returns what it printed, and the signal that ended it (0 when it exited).
+    func finish() -> (Muster.Result, endedBy: Int32) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let read = { (name: String) in (try? String(contentsOf: self.directory.appendingPathComponent(name), encoding: .utf8)) ?? "" }
+        let signal = status & 0x7f
+        return (Muster.Result(status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, stdout: read("out"), stderr: read("err")), signal)
     }
 }

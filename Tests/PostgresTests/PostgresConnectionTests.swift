@@ -45,6 +45,31 @@ struct PostgresConnectionTests {
         #expect(!db.isIdleAndQuiet)
     }
 
+    @Test func anInterrupterStopsTheRunningStatementAndEveryLaterOneFromAnotherThread() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        let interrupter = db.interrupter()
+        #expect(!db.wasInterrupted)
+        try db.query("SELECT 1 AS one")
+
+        // A statement that would run for a minute is cancelled by the server.
+        Thread {
+            usleep(300_000)
+            interrupter.interrupt()
+        }.start()
+        let running = #expect(throws: PostgresError.self) { try db.query("SELECT pg_sleep(60)") }
+        #expect(running?.sqlState == "57014", "\(running?.description ?? "")")
+        #expect(db.wasInterrupted)
+
+        // Every later statement fails the same way without reaching the server.
+        let later = #expect(throws: PostgresError.self) { try db.execute("CREATE TABLE interrupted_after (n int)") }
+        #expect(later?.sqlState == "57014")
+        let observer = try database.connect()
+        #expect(try observer.query("SELECT to_regclass('interrupted_after') IS NULL AS absent").first?.decode("absent", as: Bool.self) == true)
+        // Other connections are not affected.
+        #expect(try observer.query("SELECT 2 AS two").first?.decode("two", as: Int.self) == 2)
+    }
+
     @Test func aReusedQueryIsPreparedFromItsSecondUseAndBindsEachCallsValues() throws {
         // Given
         let database = try TestDatabase(migrated: false)
