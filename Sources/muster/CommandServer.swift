@@ -6,15 +6,6 @@ import Postgres
 import Glibc
 #endif
 
-/// A long-lived muster that planner commands hand themselves to (`muster server start`): it keeps its
-/// database connections, and their backends' caches and prepared statements, from one command to the next,
-/// and has its code warm, so a command skips the new backend and most of a new process's start.
-///
-/// A client sends its arguments, environment and working directory over a Unix socket in the data directory,
-/// with its standard input, output and error attached (`SCM_RIGHTS`); the server runs the command exactly as
-/// the client would have, writing to those descriptors, and answers with the exit status. The server runs one
-/// command at a time; a client that finds it busy, finds another build of muster there, or finds no server at
-/// all runs the command itself. Only the socket's owner may connect.
 /// The socket a client waiting for its command's status tells the server on when it is interrupted.
 nonisolated(unsafe) private var interruptSocket: Int32 = -1
 /// The signal that interrupted that wait, if any; written by the handler.
@@ -29,6 +20,16 @@ private func forwardInterrupt(_ number: Int32) {
     _ = write(interruptSocket, &byte, 1)
 }
 
+/// A long-lived muster that planner commands hand themselves to (`muster server start`, or started by the first
+/// planner command on the embedded cluster): it keeps its database connections, and their backends' caches and
+/// prepared statements, from one command to the next, and has its code warm, so a command skips the new backend
+/// and most of a new process's start.
+///
+/// A client sends its arguments, environment and working directory over a Unix socket in the data directory,
+/// with its standard input, output and error attached (`SCM_RIGHTS`); the server runs the command exactly as
+/// the client would have, writing to those descriptors, and answers with the exit status. The server runs one
+/// command at a time; a client that finds it busy, finds another build of muster there, or finds no server at
+/// all runs the command itself. Only the socket's owner may connect.
 enum CommandServer {
     /// Where the server listens: a directory of the user's own in the data directory, beside the embedded
     /// cluster (whose directory the postgres user owns when muster runs as root).
