@@ -30,6 +30,12 @@ struct CommandServerTests {
             return Int32(status[range].dropFirst(4))
         }
 
+        /// Starts the server and has it run one command on `database`, whose connection it then keeps.
+        func startServingOneCommand(on database: TestDatabase) throws {
+            #expect(try run(["server", "start"]).status == 0)
+            #expect(try run(["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo]).status == 0)
+        }
+
         func tearDown() {
             _ = try? run(["server", "stop"])
             try? FileManager.default.removeItem(at: url)
@@ -147,8 +153,7 @@ struct CommandServerTests {
         let home = try Home()
         defer { home.tearDown() }
         let database = try TestDatabase()
-        #expect(try home.run(["server", "start"]).status == 0)
-        #expect(try home.run(["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo]).status == 0)
+        try home.startServingOneCommand(on: database)
 
         /// Starts a command that the server takes and that waits on a lock held here, then kills the server.
         func killedMidCommand(_ arguments: [String]) throws -> Muster.Result {
@@ -185,13 +190,12 @@ struct CommandServerTests {
         let home = try Home()
         defer { home.tearDown() }
         let database = try TestDatabase()
-        #expect(try home.run(["server", "start"]).status == 0)
-        #expect(try home.run(["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo]).status == 0)
+        try home.startServingOneCommand(on: database)
         let pid = try home.pid()
 
         /// Starts a command that the server takes and that waits on a lock held here, and ends its command line
-        /// with `signal`; returns the command line's outcome once the server's session stopped waiting, with
-        /// the lock still held.
+        /// with `signal`; checks that the server's session stops waiting while the lock is still held, then
+        /// releases it and returns the command line's outcome.
         func ended(by signal: Int32, nation: String) throws -> (Muster.Result, endedBy: Int32) {
             let admin = try database.connect()
             defer { admin.close() }
@@ -259,8 +263,7 @@ struct CommandServerTests {
         let home = try Home()
         defer { home.tearDown() }
         let database = try TestDatabase()
-        #expect(try home.run(["server", "start"]).status == 0)
-        #expect(try home.run(["nation", "register", "--nation", "SWE", "--name", "Sweden", "--database", database.conninfo]).status == 0)
+        try home.startServingOneCommand(on: database)
 
         // A refused command writes its error to a pipe no one reads any more, and its outcome to another.
         let process = Process()
