@@ -74,13 +74,14 @@ extension Muster.DB {
                 guard case .embedded(let cluster) = Session.target(connection) else {
                     throw Failure("a connection is configured (--database, DATABASE_URL or PG* variables): muster never stops a server it did not start")
                 }
-                // The command server beside it goes too, and the next planner command starts both again (even
-                // after 'muster server stop').
+                try cluster.stop()
+                print("embedded cluster stopped")
+                // The command server beside it goes too, after the cluster: a command that succeeded meanwhile
+                // may have started one. The next planner command starts both again (even after 'muster server
+                // stop').
                 let socket = CommandServer.socketPath()
                 if CommandServer.stop(socket) { print("command server stopped") }
                 try? FileManager.default.removeItem(atPath: CommandServer.stoppedMark(socket))
-                try cluster.stop()
-                print("embedded cluster stopped")
             }
         }
     }
