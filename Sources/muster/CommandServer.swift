@@ -862,7 +862,9 @@ extension Muster.Server {
         func run() throws {
             let path = CommandServer.socketPath()
             guard let running = CommandServer.status(path) else {
-                print("command server: not running (planner commands run on their own)")
+                print(FileManager.default.fileExists(atPath: CommandServer.stoppedMark(path))
+                      ? "command server: not running, stopped with 'muster server stop' (planner commands run on their own and start none until 'muster server start' or 'muster db stop')"
+                      : "command server: not running (planner commands run on their own)")
                 return
             }
             let build = running.identity == CommandServer.executableIdentity() ? "this build" : "another build (this muster does not use it)"
