@@ -406,6 +406,9 @@ struct EmbeddedDefaultCLITests {
         #expect(submit.status == 0, "\(submit.stderr)")
         #expect(submit.stderr.contains("started the embedded PostgreSQL cluster"))
 
+        /// Commands the command server has run; nil when none runs.
+        let served = { Muster.served(try Muster.run(["server", "status"], environment: env).stdout) }
+
         // Now that its server runs, a planner command connects to it while its arguments are parsed.
         #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
         let register = try Muster.run(["nation", "register", "--nation", "NOR", "--name", "Norway"], environment: env)
@@ -413,12 +416,8 @@ struct EmbeddedDefaultCLITests {
         #expect(register.stderr.isEmpty, "\(register.stderr)")
         // Having run on its own on the embedded cluster, it left a command server for the commands after it
         // (started in the background, so it may take a moment to answer).
-        var served: Int?
-        for _ in 0..<200 where served == nil {
-            served = Muster.served(try Muster.run(["server", "status"], environment: env).stdout)
-            if served == nil { usleep(25_000) }
-        }
-        #expect(served == 0)
+        #expect(try eventually(timeout: 10) { try served() != nil })
+        #expect(try served() == 0)
 
         // An applied schema file that changed is reported by a planner command too, which then writes nothing.
         let changed = home.appendingPathComponent("schema-changed")
@@ -437,7 +436,7 @@ struct EmbeddedDefaultCLITests {
         #expect(start.stdout.contains("already running"), "\(start.stdout)\(start.stderr)")
         let finland = try Muster.run(["nation", "register", "--nation", "FIN", "--name", "Finland"], environment: env)
         #expect(finland.status == 0, "\(finland.stderr)")
-        #expect(Muster.served(try Muster.run(["server", "status"], environment: env).stdout) == 2)
+        #expect(try served() == 2)
         // Stopped by hand, it stays stopped: a command runs on its own and starts none.
         #expect(try Muster.run(["server", "stop"], environment: env).status == 0)
         let alone = try Muster.run(["nation", "register", "--nation", "DNK", "--name", "Denmark"], environment: env)
@@ -476,12 +475,8 @@ struct EmbeddedDefaultCLITests {
         #expect(try Muster.run(["server", "status"], environment: env).stdout.contains("not running"))
         // ... and without any of those, a command leaves one again, and 'db stop' stops it with the cluster.
         #expect(try Muster.run(["nation", "register", "--nation", "EST", "--name", "Estonia"], environment: env).status == 0)
-        var again: Int?
-        for _ in 0..<200 where again == nil {
-            again = Muster.served(try Muster.run(["server", "status"], environment: env).stdout)
-            if again == nil { usleep(25_000) }
-        }
-        #expect(again == 0)
+        #expect(try eventually(timeout: 10) { try served() != nil })
+        #expect(try served() == 0)
         let stop = try Muster.run(["db", "stop"], environment: env)
         #expect(stop.status == 0, "\(stop.stderr)")
         #expect(stop.stdout.contains("command server stopped") && stop.stdout.contains("embedded cluster stopped"), "\(stop.stdout)")
