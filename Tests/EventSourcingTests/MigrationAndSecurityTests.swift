@@ -41,6 +41,40 @@ struct MigrationTests {
         let error = #expect(throws: MigrationError.self) { try Migrator(directory: copy).migrate(db) }
         #expect(error?.description.contains("forward-only") == true)
     }
+
+    /// A store written before the newest migration takes it, verifies clean and takes appends after it.
+    @Test func theNewestMigrationAppliesToAStoreWrittenBeforeIt() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        let source = try Migrator.locateSchemaDirectory()
+        let all = try Migrator(directory: source)
+        let newest = try #require(all.migrations.last)
+        let earlier = FileManager.default.temporaryDirectory.appendingPathComponent("muster-schema-\(UUID())")
+        try FileManager.default.copyItem(at: source, to: earlier)
+        defer { try? FileManager.default.removeItem(at: earlier) }
+        for file in try FileManager.default.contentsOfDirectory(atPath: earlier.path) where file.hasPrefix(String(format: "%04d-", newest.version)) {
+            try FileManager.default.removeItem(at: earlier.appendingPathComponent(file))
+        }
+        #expect(try Migrator(directory: earlier).migrate(db).count == all.migrations.count - 1)
+
+        let store = EventStore(db)
+        for s in ["exercise-ts25", "unit-aus-3rar", "conference-ts25-ipc"] {
+            try store.append([StreamAppend(stream: s, expected: .noStream, events: events(2))])
+            try store.append([StreamAppend(stream: s, expected: .exact(2), events: events(1))])
+        }
+        try store.append([StreamAppend(stream: "exercise-ts25", expected: .exact(3), events: events(1)),
+                          StreamAppend(stream: "unit-nzl-1rnzir", expected: .noStream, events: events(1))])
+
+        #expect(try all.migrate(db).map(\.version) == [newest.version])
+        #expect(try ChainVerifier(db).verify().findings.isEmpty)
+        try store.append([StreamAppend(stream: "exercise-ts25", expected: .exact(4), events: events(1))])
+        try store.append([StreamAppend(stream: "unit-usa-31meu", expected: .noStream, events: events(1))])
+        let report = try ChainVerifier(db).verify()
+        #expect(report.findings.isEmpty, "\(report.findings)")
+        #expect(report.events == 13)
+        #expect(report.streams == 5)
+        #expect(try store.version(of: "exercise-ts25") == 5)
+    }
 }
 
 @Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
@@ -109,16 +143,16 @@ struct ImmutabilityAndRoleTests {
 
 @Suite(.serialized, .enabled(if: TestCluster.isAvailable, "needs the private cluster that tools/test starts"))
 struct NameCheckTests {
-    /// The patterns of `schema/0001`, which `schema/0009` restates in a cheaper form.
+    /// The patterns of `schema/0001`, which `schema/0009` restates in a cheaper form (and `schema/0010` as a domain).
     static let streamPattern = "^[a-z][a-z0-9_]{0,30}-[a-z0-9][a-z0-9-]{0,99}$"
     static let typePattern = "^[A-Za-z][A-Za-z0-9_.]{0,127}$"
 
-    /// Whether `insert`, run as the owner inside a savepoint, passes the table's checks.
-    func accepted(_ db: PostgresConnection, _ insert: PostgresQuery) throws -> Bool {
+    /// Whether `statement`, run as the owner inside a savepoint, passes the checks on the values it writes.
+    func accepted(_ db: PostgresConnection, _ statement: PostgresQuery) throws -> Bool {
         try db.execute("SAVEPOINT candidate")
         defer { try? db.execute("ROLLBACK TO SAVEPOINT candidate") }
         do {
-            _ = try db.query(insert)
+            _ = try db.query(statement)
             return true
         } catch where error.sqlState == "23514" {
             return false
@@ -151,6 +185,17 @@ struct NameCheckTests {
         }
         // Both sides of each boundary are in the list.
         #expect(accepted > 10 && accepted < names.count - 10)
+    }
+
+    @Test func aStreamNameSetByAnUpdateIsCheckedToo() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        try EventStore(db).append([StreamAppend(stream: "unit-aus-3rar", expected: .noStream, events: events(1))])
+        try db.execute("BEGIN")
+        defer { try? db.execute("ROLLBACK") }
+        #expect(try !accepted(db, "UPDATE event_store.streams SET stream_name = 'Unit-aus-3rar' WHERE stream_name = 'unit-aus-3rar'"))
+        #expect(try !accepted(db, "UPDATE event_store.streams SET stream_name = stream_name || '-' || repeat('x', 100)"))
+        #expect(try accepted(db, "UPDATE event_store.streams SET stream_name = 'unit-aus-3rar-2' WHERE stream_name = 'unit-aus-3rar'"))
     }
 
     @Test func theEventTypeCheckAcceptsExactlyWhatThePatternOf0001Accepts() throws {
