@@ -16,7 +16,9 @@ struct BulkAppend: ParsableCommand {
             over streams of 10 events (a multi-stream append). Each shape has its own baselines, which insert
             the same rows (same stream names and versions, payload and metadata JSON, 32-byte hashes) into
             bench.events, a copy of event_store.events' shape (same columns, defaults, checks and indexes;
-            no triggers, no foreign key).
+            no triggers, no foreign key). Each batch size runs --rounds times on a new database, the append
+            going after its baselines in one round and before them in the next; ratios are the median of the
+            rounds' ratios.
             """)
 
     @Option(help: "Events per variant.")
@@ -28,20 +30,21 @@ struct BulkAppend: ParsableCommand {
     @Option(help: "Run only these variants, comma-separated (append, append10, insert, copy); for profiling.")
     var only: String?
 
+    @Option(help: "Rounds per batch size, each on a new database; the baselines and the append alternate which goes first, and each ratio is the median of the rounds' ratios.")
+    var rounds = 3
+
     func run() throws {
         let sizes = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
         guard !sizes.isEmpty else { throw ValidationError("--batch: expected sizes such as 100,1000") }
+        guard rounds >= 1 else { throw ValidationError("--rounds: expected at least 1") }
         let variants = only.map { Set($0.split(separator: ",").map { String($0) }) } ?? ["append", "append10", "insert", "copy"]
-        var table = Table("bulk append (fsync on, one transaction per batch)", "batch", "events", "seconds", "events/s", "vs INSERT", "vs COPY")
+        var table = Table("bulk append (fsync on, one transaction per batch)", "batch", "events", "seconds", "events/s", "vs INSERT", "vs COPY", "per round")
         var verification: [String] = []
+        let shapes = [("append", "a", "1 stream per batch"), ("append10", "m", "10 events per stream")]
         for size in sizes {
             let n = (events / size) * size
             guard n > 0 else { continue }
-            let database = try BenchDatabase("bulk")
-            defer { database.drop() }
-            let db = try database.connect()
-            try AppendBench.createBaselineTable(db, "events")
-            // The same events for every variant, built before any clock starts.
+            // The same events for every variant and round, built before any clock starts.
             let batches: [[NewEvent]] = (0..<(n / size)).map { b in
                 let meta = AppendBench.metadata(UUID())
                 return (0..<size).map { AppendBench.event(b * size + $0, metadata: meta) }
@@ -50,52 +53,83 @@ struct BulkAppend: ParsableCommand {
             // The baselines store ready-made 32-byte hashes (random, made before the clock starts).
             let hashes: [[String]] = batches.map { $0.map { _ in AppendBench.randomHash() } }
 
-            // Each shape is compared with baselines of the same shape: the same stream names and versions
-            // (one stream per batch, or streams of 10 events), so that the index on (stream, version) sees the
-            // same order of keys.
-            func versus(_ baseline: Double, _ seconds: Double) -> String {
-                baseline.isNaN ? "" : ratio(baseline, seconds)
+            // Seconds per shape and variant, one entry per round.
+            var seconds: [String: [String: [Double]]] = [:]
+            var checked: [String] = []
+            for round in 0..<rounds {
+                // A new database per round, so that every round's append starts from the same empty log.
+                let database = try BenchDatabase("bulk")
+                defer { database.drop() }
+                let db = try database.connect()
+                try AppendBench.createBaselineTable(db, "events")
+                var appended = 0
+                // Each shape is compared with baselines of the same shape: the same stream names and versions
+                // (one stream per batch, or streams of 10 events), so that the index on (stream, version) sees
+                // the same order of keys.
+                for (variant, label, shape) in shapes {
+                    let perStream = variant == "append" ? size : 10
+                    let order = round % 2 == 0 ? ["insert", "copy", variant] : [variant, "insert", "copy"]
+                    for step in order where variants.contains(step) {
+                        let taken: Double
+                        switch step {
+                        case "insert":
+                            taken = try Self.rawInsert(db, batches, hashes, eventsPerStream: perStream)
+                            try db.execute("TRUNCATE bench.events")
+                        case "copy":
+                            taken = try Self.copy(db, batches, hashes, eventsPerStream: perStream)
+                            try db.execute("TRUNCATE bench.events")
+                        default:
+                            taken = try Self.append(EventStore(db), batches, eventsPerStream: perStream, label: label)
+                            appended += 1
+                        }
+                        seconds[shape, default: [:]][step == variant ? "append" : step, default: []].append(taken)
+                    }
+                }
+                if appended > 0 {
+                    let report = try ChainVerifier(db).verify()
+                    let stored = try EventStore(db).count()
+                    let outcome = "\(stored) events in \(report.streams) streams, \(report.findings.isEmpty ? "every hash chain verifies (ChainVerifier)" : "\(report.findings.count) chain finding(s): \(report.findings.prefix(3))")"
+                    guard report.findings.isEmpty, stored == Int64(n * appended) else {
+                        throw ValidationError("bulk append check failed, batch \(size), round \(round + 1): \(outcome)")
+                    }
+                    checked.append(outcome)
+                }
+                db.close()
             }
-            var rows = 0
-            for (variant, perStream, label, shape) in [("append", size, "a", "1 stream per batch"), ("append10", 10, "m", "10 events per stream")] {
-                var insertSeconds = Double.nan, copySeconds = Double.nan, appendSeconds = Double.nan
-                if variants.contains("insert") {
-                    insertSeconds = try Self.rawInsert(db, batches, hashes, eventsPerStream: perStream)
-                    try db.execute("TRUNCATE bench.events")
-                }
-                if variants.contains("copy") {
-                    copySeconds = try Self.copy(db, batches, hashes, eventsPerStream: perStream)
-                    try db.execute("TRUNCATE bench.events")
-                }
-                if variants.contains(variant) {
-                    appendSeconds = try Self.append(EventStore(db), batches, eventsPerStream: perStream, label: label)
-                    rows += 1
-                    table.add("EventStore.append, \(shape)", String(size), String(n), fmt(appendSeconds, 2), rate(n, appendSeconds),
-                              versus(insertSeconds, appendSeconds), versus(copySeconds, appendSeconds))
-                }
-                if !insertSeconds.isNaN {
-                    table.add("  baseline: multi-row INSERT, \(shape)", String(size), String(n), fmt(insertSeconds, 2), rate(n, insertSeconds),
-                              "1.00×", versus(copySeconds, insertSeconds))
-                }
-                if !copySeconds.isNaN {
-                    table.add("  baseline: COPY FROM STDIN (text), \(shape)", String(size), String(n), fmt(copySeconds, 2), rate(n, copySeconds),
-                              versus(insertSeconds, copySeconds), "1.00×")
-                }
+            if !checked.isEmpty {
+                verification.append("batch \(size): \(Set(checked).count == 1 ? "each of \(checked.count) round(s): \(checked[0])" : checked.joined(separator: "; "))")
             }
 
-            if rows > 0 {
-                let report = try ChainVerifier(db).verify()
-                let stored = try EventStore(db).count()
-                verification.append("batch \(size): \(stored) events in \(report.streams) streams, \(report.findings.isEmpty ? "every hash chain verifies (ChainVerifier)" : "\(report.findings.count) chain finding(s): \(report.findings.prefix(3))")")
-                guard report.findings.isEmpty, stored == Int64(n * rows) else {
-                    throw ValidationError("bulk append check failed: \(verification.last ?? "")")
+            for (_, _, shape) in shapes {
+                let taken = seconds[shape] ?? [:]
+                /// The median over the rounds of `numerator`'s seconds ÷ `denominator`'s (a throughput ratio), and each round's.
+                func versus(_ numerator: String, _ denominator: String) -> (median: String, rounds: [Double]) {
+                    guard let a = taken[numerator], let b = taken[denominator], a.count == b.count, !a.isEmpty else { return ("", []) }
+                    let each = zip(a, b).map { $0 / $1 }
+                    return (String(format: "%.2f×", median(each)), each)
+                }
+                if let s = taken["append"] {
+                    let t = median(s)
+                    let vsInsert = versus("insert", "append")
+                    table.add("EventStore.append, \(shape)", String(size), String(n), fmt(t, 2), rate(n, t), vsInsert.median,
+                              versus("copy", "append").median, vsInsert.rounds.map { fmt($0, 2) }.joined(separator: " "))
+                }
+                if let s = taken["insert"] {
+                    let t = median(s)
+                    table.add("  baseline: multi-row INSERT, \(shape)", String(size), String(n), fmt(t, 2), rate(n, t), "1.00×",
+                              versus("copy", "insert").median, "")
+                }
+                if let s = taken["copy"] {
+                    let t = median(s)
+                    table.add("  baseline: COPY FROM STDIN (text), \(shape)", String(size), String(n), fmt(t, 2), rate(n, t),
+                              versus("insert", "copy").median, "1.00×", "")
                 }
             }
-            db.close()
         }
         table.print()
         verification.forEach { print($0) }
         print("ratios are throughput ratios: EventStore.append events/s ÷ baseline events/s (goal: ≥ 0.80× raw INSERT).")
+        print("\(rounds) round(s) per batch size, each on a new database, the append going last and first in turn: seconds and events/s are the median round's, each ratio the median of the rounds' ratios (vs INSERT under per round).")
     }
 
     /// EventStore.append, one call (one transaction) per batch.
