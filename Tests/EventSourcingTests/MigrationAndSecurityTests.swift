@@ -163,9 +163,8 @@ struct NameCheckTests {
         try db.query("SELECT \(text) ~ \(pattern) AS m").first?.decode("m") ?? false
     }
 
-    @Test func theStreamNameCheckAcceptsExactlyWhatThePatternOf0001Accepts() throws {
-        let database = try TestDatabase()
-        let db = try database.connect()
+    /// Names on both sides of every boundary of 0001's stream-name pattern.
+    static let streamNames: [String] = {
         var names = ["", "-", "a-", "-a", "a-b", "A-b", "a-B", "1-a", "_-a", "a_-a", "a--", "a-1", "a-1-2", "a--b",
                      "a-b\n", "a\n-b", "a-b ", " a-b", "a-é", "é-a", "a-ｂ", "a.b-c", "a-b.c", "a_b_c-x_y", "ab", "a-_"]
         for category in [0, 1, 2, 30, 31, 32, 33] {
@@ -175,6 +174,13 @@ struct NameCheckTests {
                 names.append("a" + String(repeating: "7", count: max(category - 1, 0)) + "-x" + String(repeating: "-", count: max(id - 1, 0)))
             }
         }
+        return names
+    }()
+
+    @Test func theStreamNameCheckAcceptsExactlyWhatThePatternOf0001Accepts() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let names = Self.streamNames
         try db.execute("BEGIN")
         defer { try? db.execute("ROLLBACK") }
         var accepted = 0
@@ -185,6 +191,32 @@ struct NameCheckTests {
         }
         // Both sides of each boundary are in the list.
         #expect(accepted > 10 && accepted < names.count - 10)
+    }
+
+    /// `event_store.append` checks each stream's name itself, to refuse a request with its own error (MU003) before
+    /// anything is written; `schema/0011` restates that check in 0009's form.
+    @Test func theGeneralAppendRefusesExactlyTheNamesThePatternOf0001Refuses() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        try db.execute("BEGIN")
+        defer { try? db.execute("ROLLBACK") }
+        var refused = 0
+        for name in Self.streamNames {
+            let quoted = String(decoding: try JSONEncoder().encode(name), as: UTF8.self)
+            let request = #"{"streams": [{"stream": \#(quoted), "expected": "no_stream", "events": [{"event_id": "\#(UUID())", "type": "T", "schema_version": 1, "payload": {}}]}]}"#
+            try db.execute("SAVEPOINT candidate")
+            var state: String?
+            do {
+                _ = try db.query("SELECT event_store.append(NULL, NULL, \(request)::jsonb)")
+            } catch {
+                state = error.sqlState
+            }
+            try db.execute("ROLLBACK TO SAVEPOINT candidate")
+            let matches = try matches(db, name, Self.streamPattern)
+            #expect(state == (matches ? nil : "MU003"), "stream name \(name.debugDescription)")
+            if state != nil { refused += 1 }
+        }
+        #expect(refused > 10 && refused < Self.streamNames.count - 10)
     }
 
     @Test func aStreamNameSetByAnUpdateIsCheckedToo() throws {
