@@ -57,7 +57,8 @@ struct BulkAppend: ParsableCommand {
             var seconds: [String: [String: [Double]]] = [:]
             var checked: [String] = []
             for round in 0..<rounds {
-                // A new database per round, so that every round's append starts from the same empty log.
+                // A new database per round, so that every round starts from an empty log (within a round, the
+                // second shape's append follows the first's on the same log; its baselines have a truncated table).
                 let database = try BenchDatabase("bulk")
                 defer { database.drop() }
                 let db = try database.connect()
@@ -129,7 +130,7 @@ struct BulkAppend: ParsableCommand {
         table.print()
         verification.forEach { print($0) }
         print("ratios are throughput ratios: EventStore.append events/s ÷ baseline events/s (goal: ≥ 0.80× raw INSERT).")
-        print("\(rounds) round(s) per batch size, each on a new database, the append going last and first in turn: seconds and events/s are the median round's, each ratio the median of the rounds' ratios (vs INSERT under per round).")
+        print("\(rounds) round(s) per batch size, each on a new database, the append going last and first in turn: seconds and events/s are the median over the rounds (with an even count, the mean of the middle two), each ratio the median of the rounds' ratios (vs INSERT under per round).")
     }
 
     /// EventStore.append, one call (one transaction) per batch.

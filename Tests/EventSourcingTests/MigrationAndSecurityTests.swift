@@ -42,20 +42,29 @@ struct MigrationTests {
         #expect(error?.description.contains("forward-only") == true)
     }
 
-    /// A store written before the newest migration takes it, verifies clean and takes appends after it.
-    @Test func theNewestMigrationAppliesToAStoreWrittenBeforeIt() throws {
+    /// The migrations from `schema/0010` on: each is applied to a store written before it.
+    static let recentMigrations: [Int] =
+        ((try? Migrator(directory: Migrator.locateSchemaDirectory()))?.migrations.map(\.version) ?? []).filter { $0 >= 10 }
+
+    /// A store written under the migrations before `version` takes it and the ones after, verifies clean, and
+    /// takes appends of every kind after them: new streams, one event on an existing stream, and several
+    /// existing streams at once (whose heads the general append locks).
+    @Test(arguments: recentMigrations)
+    func aMigrationAppliesToAStoreWrittenBeforeIt(_ version: Int) throws {
         let database = try TestDatabase(migrated: false)
         let db = try database.connect()
         let source = try Migrator.locateSchemaDirectory()
         let all = try Migrator(directory: source)
-        let newest = try #require(all.migrations.last)
         let earlier = FileManager.default.temporaryDirectory.appendingPathComponent("muster-schema-\(UUID())")
         try FileManager.default.copyItem(at: source, to: earlier)
         defer { try? FileManager.default.removeItem(at: earlier) }
-        for file in try FileManager.default.contentsOfDirectory(atPath: earlier.path) where file.hasPrefix(String(format: "%04d-", newest.version)) {
-            try FileManager.default.removeItem(at: earlier.appendingPathComponent(file))
+        for migration in all.migrations where migration.version >= version {
+            for file in try FileManager.default.contentsOfDirectory(atPath: earlier.path) where file.hasPrefix(String(format: "%04d-", migration.version)) {
+                try FileManager.default.removeItem(at: earlier.appendingPathComponent(file))
+            }
         }
-        #expect(try Migrator(directory: earlier).migrate(db).count == all.migrations.count - 1)
+        let before = all.migrations.filter { $0.version < version }.map(\.version)
+        #expect(try Migrator(directory: earlier).migrate(db).map(\.version) == before)
 
         let store = EventStore(db)
         for s in ["exercise-ts25", "unit-aus-3rar", "conference-ts25-ipc"] {
@@ -63,17 +72,27 @@ struct MigrationTests {
             try store.append([StreamAppend(stream: s, expected: .exact(2), events: events(1))])
         }
         try store.append([StreamAppend(stream: "exercise-ts25", expected: .exact(3), events: events(1)),
+                          StreamAppend(stream: "unit-aus-3rar", expected: .exact(3), events: events(2)),
                           StreamAppend(stream: "unit-nzl-1rnzir", expected: .noStream, events: events(1))])
 
-        #expect(try all.migrate(db).map(\.version) == [newest.version])
+        #expect(try all.migrate(db).map(\.version) == all.migrations.map(\.version).filter { $0 >= version })
         #expect(try ChainVerifier(db).verify().findings.isEmpty)
         try store.append([StreamAppend(stream: "exercise-ts25", expected: .exact(4), events: events(1))])
+        try store.append([StreamAppend(stream: "unit-aus-3rar", expected: .exact(5), events: events(1)),
+                          StreamAppend(stream: "conference-ts25-ipc", expected: .exact(3), events: events(2))])
         try store.append([StreamAppend(stream: "unit-usa-31meu", expected: .noStream, events: events(1))])
+        let conflict = #expect(throws: EventStoreError.self) {
+            try store.append([StreamAppend(stream: "exercise-ts25", expected: .exact(5), events: events(1)),
+                              StreamAppend(stream: "unit-nzl-1rnzir", expected: .exact(9), events: events(1))])
+        }
+        #expect(conflict?.isConcurrencyConflict == true)
         let report = try ChainVerifier(db).verify()
         #expect(report.findings.isEmpty, "\(report.findings)")
-        #expect(report.events == 13)
+        #expect(report.events == 18)
         #expect(report.streams == 5)
         #expect(try store.version(of: "exercise-ts25") == 5)
+        #expect(try store.version(of: "unit-aus-3rar") == 6)
+        #expect(try store.version(of: "conference-ts25-ipc") == 5)
     }
 }
 
