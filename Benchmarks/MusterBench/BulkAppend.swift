@@ -16,9 +16,9 @@ struct BulkAppend: ParsableCommand {
             over streams of 10 events (a multi-stream append). Each shape has its own baselines, which insert
             the same rows (same stream names and versions, payload and metadata JSON, 32-byte hashes) into
             bench.events, a copy of event_store.events' shape (same columns, defaults, checks and indexes;
-            no triggers, no foreign key). Each batch size runs --rounds times on a new database, the append
-            going after its baselines in one round and before them in the next; ratios are the median of the
-            rounds' ratios.
+            no triggers, no foreign key). Each shape runs --rounds times per batch size, each time on a new
+            database, the append going after its baselines in one round and before them in the next; ratios
+            are the median of the rounds' ratios.
             """)
 
     @Option(help: "Events per variant.")
@@ -30,7 +30,7 @@ struct BulkAppend: ParsableCommand {
     @Option(help: "Run only these variants, comma-separated (append, append10, insert, copy); for profiling.")
     var only: String?
 
-    @Option(help: "Rounds per batch size, each on a new database; the baselines and the append alternate which goes first, and each ratio is the median of the rounds' ratios.")
+    @Option(help: "Rounds per batch size and shape, each on a new database; the baselines and the append alternate which goes first, and each ratio is the median of the rounds' ratios.")
     var rounds = 3
 
     func run() throws {
@@ -57,17 +57,16 @@ struct BulkAppend: ParsableCommand {
             var seconds: [String: [String: [Double]]] = [:]
             var checked: [String] = []
             for round in 0..<rounds {
-                // A new database per round, so that every round starts from an empty log (within a round, the
-                // second shape's append follows the first's on the same log; its baselines have a truncated table).
-                let database = try BenchDatabase("bulk")
-                defer { database.drop() }
-                let db = try database.connect()
-                try AppendBench.createBaselineTable(db, "events")
-                var appended = 0
                 // Each shape is compared with baselines of the same shape: the same stream names and versions
                 // (one stream per batch, or streams of 10 events), so that the index on (stream, version) sees
-                // the same order of keys.
+                // the same order of keys. Each shape in each round has a new database: the append starts from an
+                // empty log, as its baselines start from an empty table.
                 for (variant, label, shape) in shapes {
+                    let database = try BenchDatabase("bulk")
+                    defer { database.drop() }
+                    let db = try database.connect()
+                    defer { db.close() }
+                    try AppendBench.createBaselineTable(db, "events")
                     let perStream = variant == "append" ? size : 10
                     let order = round % 2 == 0 ? ["insert", "copy", variant] : [variant, "insert", "copy"]
                     for step in order where variants.contains(step) {
@@ -81,24 +80,22 @@ struct BulkAppend: ParsableCommand {
                             try db.execute("TRUNCATE bench.events")
                         default:
                             taken = try Self.append(EventStore(db), batches, eventsPerStream: perStream, label: label)
-                            appended += 1
+                            let report = try ChainVerifier(db).verify()
+                            let stored = try EventStore(db).count()
+                            let outcome = "\(stored) events in \(report.streams) streams, \(report.findings.isEmpty ? "every hash chain verifies (ChainVerifier)" : "\(report.findings.count) chain finding(s): \(report.findings.prefix(3))")"
+                            guard report.findings.isEmpty, stored == Int64(n) else {
+                                throw ValidationError("bulk append check failed, batch \(size), \(shape), round \(round + 1): \(outcome)")
+                            }
+                            checked.append("\(shape): \(outcome)")
                         }
                         seconds[shape, default: [:]][step == variant ? "append" : step, default: []].append(taken)
                     }
                 }
-                if appended > 0 {
-                    let report = try ChainVerifier(db).verify()
-                    let stored = try EventStore(db).count()
-                    let outcome = "\(stored) events in \(report.streams) streams, \(report.findings.isEmpty ? "every hash chain verifies (ChainVerifier)" : "\(report.findings.count) chain finding(s): \(report.findings.prefix(3))")"
-                    guard report.findings.isEmpty, stored == Int64(n * appended) else {
-                        throw ValidationError("bulk append check failed, batch \(size), round \(round + 1): \(outcome)")
-                    }
-                    checked.append(outcome)
-                }
-                db.close()
             }
-            if !checked.isEmpty {
-                verification.append("batch \(size): \(Set(checked).count == 1 ? "each of \(checked.count) round(s): \(checked[0])" : checked.joined(separator: "; "))")
+            for (_, _, shape) in shapes {
+                let outcomes = checked.filter { $0.hasPrefix(shape + ":") }
+                guard !outcomes.isEmpty else { continue }
+                verification.append("batch \(size), \(Set(outcomes).count == 1 ? "each of \(outcomes.count) round(s), \(outcomes[0])" : outcomes.joined(separator: "; "))")
             }
 
             for (_, _, shape) in shapes {
@@ -130,7 +127,7 @@ struct BulkAppend: ParsableCommand {
         table.print()
         verification.forEach { print($0) }
         print("ratios are throughput ratios: EventStore.append events/s ÷ baseline events/s (goal: ≥ 0.80× raw INSERT).")
-        print("\(rounds) round(s) per batch size, each on a new database, the append going last and first in turn: seconds and events/s are the median over the rounds (with an even count, the mean of the middle two), each ratio the median of the rounds' ratios (vs INSERT under per round).")
+        print("\(rounds) round(s) per batch size and shape, each on a new database, the append going last and first in turn: seconds and events/s are the median over the rounds (with an even count, the mean of the middle two), each ratio the median of the rounds' ratios (vs INSERT under per round).")
     }
 
     /// EventStore.append, one call (one transaction) per batch.
