@@ -55,7 +55,8 @@ struct BulkAppend: ParsableCommand {
 
             // Seconds per shape and variant, one entry per round.
             var seconds: [String: [String: [Double]]] = [:]
-            var checked: [String] = []
+            // Per shape, what the check found after each round's append.
+            var checked: [String: [String]] = [:]
             for round in 0..<rounds {
                 // Each shape is compared with baselines of the same shape: the same stream names and versions
                 // (one stream per batch, or streams of 10 events), so that the index on (stream, version) sees
@@ -86,19 +87,16 @@ struct BulkAppend: ParsableCommand {
                             guard report.findings.isEmpty, stored == Int64(n) else {
                                 throw ValidationError("bulk append check failed, batch \(size), \(shape), round \(round + 1): \(outcome)")
                             }
-                            checked.append("\(shape): \(outcome)")
+                            checked[shape, default: []].append(outcome)
                         }
                         seconds[shape, default: [:]][step == variant ? "append" : step, default: []].append(taken)
                     }
                 }
             }
             for (_, _, shape) in shapes {
-                let outcomes = checked.filter { $0.hasPrefix(shape + ":") }
-                guard !outcomes.isEmpty else { continue }
-                verification.append("batch \(size), \(Set(outcomes).count == 1 ? "each of \(outcomes.count) round(s), \(outcomes[0])" : outcomes.joined(separator: "; "))")
-            }
-
-            for (_, _, shape) in shapes {
+                if let outcomes = checked[shape] {
+                    verification.append("batch \(size), \(shape): \(Set(outcomes).count == 1 ? "each of \(outcomes.count) round(s), \(outcomes[0])" : outcomes.joined(separator: "; "))")
+                }
                 let taken = seconds[shape] ?? [:]
                 /// The median over the rounds of `numerator`'s seconds ÷ `denominator`'s (a throughput ratio), and each round's.
                 func versus(_ numerator: String, _ denominator: String) -> (median: String, rounds: [Double]) {
