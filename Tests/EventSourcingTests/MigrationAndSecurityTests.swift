@@ -23,12 +23,17 @@ struct MigrationTests {
         #expect(try migrator.pending(db).isEmpty)
     }
 
+    /// A copy of the schema directory for a test to change; the caller removes it.
+    func copyOfSchema() throws -> URL {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("muster-schema-\(UUID())")
+        try FileManager.default.copyItem(at: Migrator.locateSchemaDirectory(), to: copy)
+        return copy
+    }
+
     @Test func anEditedAppliedFileIsReportedNotReRun() throws {
         let database = try TestDatabase(migrated: false)
         let db = try database.connect()
-        let source = try Migrator.locateSchemaDirectory()
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("muster-schema-\(UUID())")
-        try FileManager.default.copyItem(at: source, to: copy)
+        let copy = try copyOfSchema()
         defer { try? FileManager.default.removeItem(at: copy) }
         try Migrator(directory: copy).migrate(db)
 
@@ -53,15 +58,11 @@ struct MigrationTests {
     func aMigrationAppliesToAStoreWrittenBeforeIt(_ version: Int) throws {
         let database = try TestDatabase(migrated: false)
         let db = try database.connect()
-        let source = try Migrator.locateSchemaDirectory()
-        let all = try Migrator(directory: source)
-        let earlier = FileManager.default.temporaryDirectory.appendingPathComponent("muster-schema-\(UUID())")
-        try FileManager.default.copyItem(at: source, to: earlier)
+        let all = try Migrator(directory: Migrator.locateSchemaDirectory())
+        let earlier = try copyOfSchema()
         defer { try? FileManager.default.removeItem(at: earlier) }
         for migration in all.migrations where migration.version >= version {
-            for file in try FileManager.default.contentsOfDirectory(atPath: earlier.path) where file.hasPrefix(String(format: "%04d-", migration.version)) {
-                try FileManager.default.removeItem(at: earlier.appendingPathComponent(file))
-            }
+            try FileManager.default.removeItem(at: earlier.appendingPathComponent(migration.name + ".sql"))
         }
         let before = all.migrations.filter { $0.version < version }.map(\.version)
         #expect(try Migrator(directory: earlier).migrate(db).map(\.version) == before)
@@ -166,16 +167,23 @@ struct NameCheckTests {
     static let streamPattern = "^[a-z][a-z0-9_]{0,30}-[a-z0-9][a-z0-9-]{0,99}$"
     static let typePattern = "^[A-Za-z][A-Za-z0-9_.]{0,127}$"
 
-    /// Whether `statement`, run as the owner inside a savepoint, passes the checks on the values it writes.
-    func accepted(_ db: PostgresConnection, _ statement: PostgresQuery) throws -> Bool {
+    /// Runs `statement` as the owner inside a savepoint, rolled back after: nil when it passes, its SQLSTATE when it
+    /// fails with one of `refusals`. Any other failure is thrown.
+    func refusal(_ db: PostgresConnection, _ statement: PostgresQuery, among refusals: Set<String>) throws -> String? {
         try db.execute("SAVEPOINT candidate")
         defer { try? db.execute("ROLLBACK TO SAVEPOINT candidate") }
         do {
             _ = try db.query(statement)
-            return true
-        } catch where error.sqlState == "23514" {
-            return false
+            return nil
+        } catch {
+            guard let state = error.sqlState, refusals.contains(state) else { throw error }
+            return state
         }
+    }
+
+    /// Whether `statement` passes the checks on the values it writes (a check refuses with SQLSTATE 23514).
+    func accepted(_ db: PostgresConnection, _ statement: PostgresQuery) throws -> Bool {
+        try refusal(db, statement, among: ["23514"]) == nil
     }
 
     func matches(_ db: PostgresConnection, _ text: String, _ pattern: String) throws -> Bool {
@@ -223,14 +231,7 @@ struct NameCheckTests {
         for name in Self.streamNames {
             let quoted = String(decoding: try JSONEncoder().encode(name), as: UTF8.self)
             let request = #"{"streams": [{"stream": \#(quoted), "expected": "no_stream", "events": [{"event_id": "\#(UUID())", "type": "T", "schema_version": 1, "payload": {}}]}]}"#
-            try db.execute("SAVEPOINT candidate")
-            var state: String?
-            do {
-                _ = try db.query("SELECT event_store.append(NULL, NULL, \(request)::jsonb)")
-            } catch {
-                state = error.sqlState
-            }
-            try db.execute("ROLLBACK TO SAVEPOINT candidate")
+            let state = try refusal(db, "SELECT event_store.append(NULL, NULL, \(request)::jsonb)", among: ["MU003"])
             let matches = try matches(db, name, Self.streamPattern)
             #expect(state == (matches ? nil : "MU003"), "stream name \(name.debugDescription)")
             if state != nil { refused += 1 }
