@@ -116,7 +116,7 @@ struct Rebuild: ParsableCommand {
             let (_, read) = try timed { try db.query("SELECT count(*) AS n FROM event_store.events WHERE stream_name = \(stream) AND recorded_at <= \(middle ?? Date())") }
             reads.append(read)
         }
-        r.exerciseEvents = try db.query("SELECT version FROM event_store.streams WHERE stream_name = \(stream)").first?.decode("version") ?? 0
+        r.exerciseEvents = Int(try EventStore(db).version(of: stream))
         r.replayP50 = percentile(replays, 0.5)
         r.replayP95 = percentile(replays, 0.95)
         r.indexP50 = percentile(reads, 0.5)

@@ -211,11 +211,13 @@ public final class EventStore {
         }
     }
 
-    /// The current version of a stream (0 when it does not exist).
+    /// The current version of a stream (0 when it does not exist): the version of its last event.
     public func version(of stream: String) throws(EventStoreError) -> Int64 {
         do {
-            let rows = try db.query("SELECT version FROM event_store.streams WHERE stream_name = \(stream)")
-            return try rows.first?.decode("version", as: Int64.self) ?? 0
+            let rows = try db.query("""
+                SELECT stream_version FROM event_store.events WHERE stream_name = \(stream) ORDER BY stream_version DESC LIMIT 1
+                """)
+            return try rows.first?.decode("stream_version", as: Int64.self) ?? 0
         } catch {
             throw EventStoreError(error)
         }

@@ -346,6 +346,73 @@ struct EventStoreTests {
         #expect(try ChainVerifier(db).verify().findings.isEmpty)
     }
 
+    /// One-event appends read their stream's head without a lock; appends of several events lock the stream's
+    /// row and retry when a one-event append takes the version they chose (schema/0013). Mixed on one stream,
+    /// none expecting a version, none may fail, and every event is stored once, in one unbroken chain.
+    @Test func oneEventAndManyEventAppendsToOneStreamInterleaveWithoutLossOrFailure() throws {
+        let database = try TestDatabase()
+        try EventStore(try database.connect()).append([StreamAppend(stream: "exercise-mixed", expected: .noStream, events: events(1))])
+        let writers = 8, perWriter = 20
+        let failures = Box([String]())
+
+        concurrently(writers) { w in
+            do {
+                let store = EventStore(try database.connect())
+                for n in 0..<perWriter {
+                    if w % 2 == 0 {
+                        // One event on one stream: event_store.append_one.
+                        try store.append([StreamAppend(stream: "exercise-mixed", expected: .any, events: [event("Tick", "{\"writer\": \(w), \"n\": \(n)}")])])
+                    } else {
+                        // Three events and another stream: the general append.
+                        try store.append([StreamAppend(stream: "exercise-mixed", expected: .any,
+                                                       events: (0..<3).map { event("Tick", "{\"writer\": \(w), \"n\": \(n), \"k\": \($0)}") }),
+                                          StreamAppend(stream: "unit-w\(w)", expected: .any, events: [event("Tock")])])
+                    }
+                }
+            } catch {
+                failures.mutate { $0.append("\(error)") }
+            }
+        }
+
+        let db = try database.connect()
+        #expect(failures.get.isEmpty, "\(failures.get)")
+        let versions = try db.query("SELECT stream_version FROM event_store.events WHERE stream_name = 'exercise-mixed' ORDER BY stream_version")
+            .map { try $0.decode("stream_version", as: Int64.self) }
+        #expect(versions == Array(1...Int64(1 + writers / 2 * perWriter + writers / 2 * perWriter * 3)))
+        // A general append's three events are consecutive versions of the stream.
+        let split = try db.query("""
+            SELECT count(*) AS n FROM (
+              SELECT payload ->> 'writer', payload ->> 'n', max(stream_version) - min(stream_version) AS spread
+                FROM event_store.events WHERE stream_name = 'exercise-mixed' AND payload ? 'k' GROUP BY 1, 2) x
+             WHERE spread <> 2
+            """).first?.decode("n", as: Int.self)
+        #expect(split == 0)
+        #expect(try EventStore(db).version(of: "exercise-mixed") == versions.last)
+        #expect(try ChainVerifier(db).verify().findings.isEmpty)
+    }
+
+    /// Every append is recorded (schema/0013): without a command id, under an id made up for it, which no retry
+    /// can name, with an empty content hash; its events keep no command id.
+    @Test func anAppendWithoutACommandIDIsRecordedUnderAMadeUpID() throws {
+        let database = try TestDatabase()
+        let db = try database.connect()
+        let store = EventStore(db)
+        let first = try store.append([StreamAppend(stream: "unit-aus-3rar", expected: .noStream, events: events(2))])
+        let second = try store.append([StreamAppend(stream: "unit-aus-3rar", expected: .exact(2), events: events(1))])
+        let third = try store.append([StreamAppend(stream: "unit-aus-3rar", expected: .exact(3), events: events(1))])
+
+        let recorded = try db.query("""
+            SELECT result::text AS result, command_id::text AS id FROM event_store.commands
+             WHERE length(request_hash) = 0 AND command IS NULL ORDER BY (result ->> 'first_position')::bigint
+            """)
+        #expect(recorded.count == 3)
+        let results = try recorded.map { try JSONDecoder().decode(AppendResult.self, from: Data(try $0.decode("result", as: String.self).utf8)) }
+        #expect(results == [first, second, third])
+        #expect(Set(try recorded.map { try $0.decode("id", as: String.self) }).count == 3)
+        #expect(try db.query("SELECT count(*) AS n FROM event_store.events WHERE command_id IS NOT NULL").first?.decode("n", as: Int.self) == 0)
+        #expect(try ChainVerifier(db).verify().findings.isEmpty)
+    }
+
     @Test func appendsNamingTheSameStreamsInOppositeOrdersNeverDeadlock() throws {
         // Given two existing streams
         let database = try TestDatabase()

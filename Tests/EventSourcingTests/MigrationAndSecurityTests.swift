@@ -334,11 +334,45 @@ struct HashChainTests {
         #expect(findings.contains { $0.stream == "exercise-ts25" && $0.version == 2 && $0.problem.contains("missing") })
     }
 
-    @Test func aDeletedLastEventIsDetectedByTheStreamHead() throws {
+    /// No later event chains over a stream's last one: the record of the append that wrote it names it.
+    @Test func aDeletedLastEventIsDetectedByTheRecordOfItsAppend() throws {
         let (_, db) = try seeded()
         try tamper(db, "DELETE FROM event_store.events WHERE stream_name = 'exercise-ts25' AND stream_version = 3")
         let findings = try ChainVerifier(db).verify().findings
-        #expect(findings.contains { $0.stream == "exercise-ts25" && $0.version == 3 })
+        #expect(findings.count == 1, "\(findings)")
+        #expect(findings.contains { $0.stream == "exercise-ts25" && $0.version == 3 && $0.problem.contains("no longer stored") })
+    }
+
+    /// A store written before schema/0013 has no record of its appends without a command id: the stream's row,
+    /// which those appends moved, still shows where each stream had got to. After 0013 the records take over.
+    @Test func aDeletedLastEventOfAStoreWrittenBefore0013IsDetectedByItsStreamRow() throws {
+        let database = try TestDatabase(migrated: false)
+        let db = try database.connect()
+        let all = try Migrator(directory: Migrator.locateSchemaDirectory())
+        let earlier = try MigrationTests().copyOfSchema()
+        defer { try? FileManager.default.removeItem(at: earlier) }
+        for migration in all.migrations where migration.version >= 13 {
+            try FileManager.default.removeItem(at: earlier.appendingPathComponent(migration.name + ".sql"))
+        }
+        _ = try Migrator(directory: earlier).migrate(db)
+        let store = EventStore(db)
+        for _ in 0..<3 { try store.append([StreamAppend(stream: "exercise-ts25", expected: .any, events: events(1))]) }
+        _ = try all.migrate(db)
+        #expect(try db.query("SELECT count(*) AS n FROM event_store.commands").first?.decode("n", as: Int.self) == 0)
+
+        try tamper(db, "DELETE FROM event_store.events WHERE stream_name = 'exercise-ts25' AND stream_version = 3")
+        let before = try ChainVerifier(db).verify().findings
+        #expect(before.contains { $0.stream == "exercise-ts25" && $0.version == 3 && $0.problem.contains("record says it reached version 3") }, "\(before)")
+
+        // Appends after 0013 leave the row where it was and are covered by their records.
+        try tamper(db, "ALTER TABLE event_store.streams DISABLE TRIGGER USER; DELETE FROM event_store.events WHERE stream_name = 'exercise-ts25'; DELETE FROM event_store.streams; ALTER TABLE event_store.streams ENABLE TRIGGER USER")
+        try store.append([StreamAppend(stream: "exercise-ts25", expected: .noStream, events: events(1))])
+        try store.append([StreamAppend(stream: "exercise-ts25", expected: .exact(1), events: events(1))])
+        #expect(try ChainVerifier(db).verify().findings.isEmpty)
+        #expect(try db.query("SELECT version FROM event_store.streams").first?.decode("version", as: Int64.self) == 1)
+        try tamper(db, "DELETE FROM event_store.events WHERE stream_name = 'exercise-ts25' AND stream_version = 2")
+        let after = try ChainVerifier(db).verify().findings
+        #expect(after.count == 1 && after.first?.version == 2 && after.first?.problem.contains("no longer stored") == true, "\(after)")
     }
 
     @Test func reorderedEventsAreDetected() throws {
@@ -385,9 +419,10 @@ struct HashChainTests {
                 h := sha256(prev || event_store.hash_input(r.stream_name, r.stream_version, r.event_id, r.event_type,
                        r.schema_version, r.payload, r.metadata, r.recorded_at));
                 UPDATE event_store.events SET previous_hash = prev, hash = h WHERE position = r.position;
+                -- The stream's row holds the hash at the version it recorded.
+                UPDATE event_store.streams SET head_hash = h WHERE stream_name = r.stream_name AND version = r.stream_version;
                 prev := h;
               END LOOP;
-              UPDATE event_store.streams SET head_hash = prev WHERE stream_name = 'unit-aus-3rar';
               ALTER TABLE event_store.events ENABLE TRIGGER USER;
             END $$
             """)
