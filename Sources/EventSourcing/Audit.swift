@@ -52,6 +52,8 @@ public struct ChainVerifier {
             heads[try row.decode("stream_name")] = (try row.decode("version"), try row.decode("head_hash"))
         }
         report.streams = heads.count
+        let recorded = try recordedTops()
+        var seen = Set<String>()
         var lastStream = ""
         var lastVersion: Int64 = 0
         var currentStream: String?
@@ -60,8 +62,22 @@ public struct ChainVerifier {
         var previousPosition: Int64 = 0
         // A stream's row holds the version and hash it reached when it was created (or before schema/0013,
         // when appends still moved it): a point its chain passes through, checked where the chain gets there.
+        // No later event chains over a stream's last ones: since schema/0013 every append is recorded, with
+        // the versions it wrote, in event_store.commands, whose rows cannot be changed. The last event must be
+        // the last version recorded, or (for appends before 0013 without a command id) the row's version.
         func closeStream() {
             guard let s = currentStream else { return }
+            seen.insert(s)
+            let top = recorded[s]
+            if let top, top.version > expectedVersion {
+                report.findings.append(AuditFinding(stream: s, version: expectedVersion + 1,
+                    problem: "append \(top.commandID) recorded versions up to \(top.version); version \(expectedVersion + 1) and after are no longer stored (deleted behind the store's back)"))
+            }
+            let covered = max(top?.version ?? 0, heads[s]?.version ?? 0)
+            if expectedVersion > covered {
+                report.findings.append(AuditFinding(stream: s, version: covered + 1,
+                    problem: "versions \(covered + 1) to \(expectedVersion) were written by no recorded append (added behind the store's back)"))
+            }
             if let head = heads[s] {
                 if head.version > expectedVersion {
                     report.findings.append(AuditFinding(stream: s, version: head.version,
@@ -141,27 +157,26 @@ public struct ChainVerifier {
         for (s, head) in heads.sorted(by: { $0.key < $1.key }) {
             report.findings.append(AuditFinding(stream: s, version: head.version, problem: "the stream's record says it reached version \(head.version) but the stream has no events"))
         }
-        report.findings += try unrecordedVersions()
+        for (s, top) in recorded.sorted(by: { $0.key < $1.key }) where !seen.contains(s) && top.version > 0 {
+            report.findings.append(AuditFinding(stream: s, version: 1,
+                problem: "append \(top.commandID) recorded versions up to \(top.version) of a stream with no events (deleted behind the store's back)"))
+        }
         report.findings += try immutabilityFindings()
         return report
     }
 
-    /// Versions that a recorded append wrote and the store no longer holds. Every append is recorded in
-    /// `event_store.commands` with the versions it wrote (schema/0013), and those rows cannot be changed:
-    /// a stream's last events, which no later event chains over, are covered there.
-    public func unrecordedVersions() throws -> [AuditFinding] {
-        try db.query("""
-            SELECT r.stream, v.version, c.command_id::text AS command_id
+    /// Per stream, the highest version a recorded append wrote, and that append's id.
+    func recordedTops() throws -> [String: (version: Int64, commandID: String)] {
+        var tops: [String: (version: Int64, commandID: String)] = [:]
+        for row in try db.query("""
+            SELECT DISTINCT ON (r.stream) r.stream, r.to_version, c.command_id::text AS command_id
               FROM event_store.commands c
-             CROSS JOIN LATERAL jsonb_to_recordset(c.result -> 'streams') AS r(stream text, from_version bigint, to_version bigint)
-             CROSS JOIN LATERAL generate_series(r.from_version, r.to_version) AS v(version)
-             WHERE NOT EXISTS (SELECT FROM event_store.events e WHERE e.stream_name = r.stream AND e.stream_version = v.version)
-             ORDER BY r.stream, v.version
-            """).map { row in
-            let version: Int64 = try row.decode("version")
-            return AuditFinding(stream: try row.decode("stream"), version: version,
-                problem: "append \(try row.decode("command_id", as: String.self)) wrote version \(version), which is no longer stored (deleted behind the store's back)")
+             CROSS JOIN LATERAL jsonb_to_recordset(c.result -> 'streams') AS r(stream text, to_version bigint)
+             ORDER BY r.stream, r.to_version DESC
+            """) {
+            tops[try row.decode("stream")] = (try row.decode("to_version"), try row.decode("command_id"))
         }
+        return tops
     }
 
     /// Checks that the triggers which reject UPDATE, DELETE and TRUNCATE are present and enabled.

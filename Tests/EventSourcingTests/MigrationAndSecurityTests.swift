@@ -343,6 +343,35 @@ struct HashChainTests {
         #expect(findings.contains { $0.stream == "exercise-ts25" && $0.version == 3 && $0.problem.contains("no longer stored") })
     }
 
+    /// An event added at the end of a stream with a correct chain, by a plain INSERT the triggers allow: no
+    /// recorded append wrote it.
+    @Test func aCorrectlyChainedEventAddedAtTheEndIsDetected() throws {
+        let (_, db) = try seeded()
+        try db.execute("""
+            INSERT INTO event_store.events (stream_name, category, stream_version, event_id, event_type, schema_version,
+                                            payload, metadata, recorded_at, previous_hash, hash)
+            SELECT stream_name, category, 4, e.id, 'Forged', 1, '{}', '{}', t.at, hash,
+                   sha256(hash || event_store.hash_input(stream_name, 4, e.id, 'Forged', 1, '{}', '{}', t.at))
+              FROM event_store.events, (SELECT gen_random_uuid() AS id) e, (SELECT now() AS at) t
+             WHERE stream_name = 'exercise-ts25' AND stream_version = 3
+            """)
+        let findings = try ChainVerifier(db).verify().findings
+        #expect(findings.count == 1, "\(findings)")
+        #expect(findings.contains { $0.stream == "exercise-ts25" && $0.version == 4 && $0.problem.contains("no recorded append") })
+    }
+
+    /// The metadata is optional in append_one; when the request is handed on (here: a new stream), it is {}.
+    @Test func appendOneWithoutMetadataWritesEmptyMetadataOnEveryPath() throws {
+        let (_, db) = try seeded()
+        for (stream, expected) in [("unit-nzl-1rnzir", "any"), ("exercise-ts25", "any"), ("exercise-ts25", "exact")] {
+            let version = try EventStore(db).version(of: stream)
+            _ = try db.query(PostgresQuery(sql: "SELECT event_store.append_one(NULL, NULL, $1, $2, $3, gen_random_uuid(), 'T', 1, '{}', NULL) AS r",
+                                           binds: [stream, expected, String(version)]))
+        }
+        #expect(try db.query("SELECT count(*) AS n FROM event_store.events WHERE event_type = 'T' AND metadata = '{}'").first?.decode("n", as: Int.self) == 3)
+        #expect(try ChainVerifier(db).verify().findings.isEmpty)
+    }
+
     /// A store written before schema/0013 has no record of its appends without a command id: the stream's row,
     /// which those appends moved, still shows where each stream had got to. After 0013 the records take over.
     @Test func aDeletedLastEventOfAStoreWrittenBefore0013IsDetectedByItsStreamRow() throws {
