@@ -336,8 +336,7 @@ struct EventStoreTests {
         }
 
         let db = try database.connect()
-        let versions = try db.query("SELECT stream_version FROM event_store.events WHERE stream_name = 'exercise-hot' ORDER BY stream_version")
-            .map { try $0.decode("stream_version", as: Int64.self) }
+        let versions = try storedVersions(db, "exercise-hot")
         let perWriterCounts = try db.query("SELECT payload->>'writer' AS w, count(DISTINCT payload->>'n') AS n FROM event_store.events GROUP BY 1")
             .map { try $0.decode("n", as: Int.self) }
         #expect(failures.get.isEmpty, "\(failures.get)")
@@ -376,8 +375,7 @@ struct EventStoreTests {
 
         let db = try database.connect()
         #expect(failures.get.isEmpty, "\(failures.get)")
-        let versions = try db.query("SELECT stream_version FROM event_store.events WHERE stream_name = 'exercise-mixed' ORDER BY stream_version")
-            .map { try $0.decode("stream_version", as: Int64.self) }
+        let versions = try storedVersions(db, "exercise-mixed")
         #expect(versions == Array(1...Int64(1 + writers / 2 * perWriter + writers / 2 * perWriter * 3)))
         // A general append's three events are consecutive versions of the stream.
         let split = try db.query("""
@@ -414,8 +412,7 @@ struct EventStoreTests {
         }
         let db = try database.connect()
         #expect(failures.get.isEmpty, "\(failures.get.prefix(3))")
-        let versions = try db.query("SELECT stream_version FROM event_store.events WHERE stream_name = 'exercise-hot' ORDER BY stream_version")
-            .map { try $0.decode("stream_version", as: Int64.self) }
+        let versions = try storedVersions(db, "exercise-hot")
         #expect(versions == Array(1...Int64(1 + single * perWriter + multi * perWriter * 3)))
         #expect(try ChainVerifier(db).verify().findings.isEmpty)
     }
@@ -458,8 +455,7 @@ struct EventStoreTests {
         finished.signal()
         #expect(process.terminationStatus == 0, "\(text.split(separator: "\n").filter { $0.contains("abort") || $0.contains("ERROR") }.prefix(3))")
 
-        let versions = try db.query("SELECT stream_version FROM event_store.events WHERE stream_name = 'exercise-hot' ORDER BY stream_version")
-            .map { try $0.decode("stream_version", as: Int64.self) }
+        let versions = try storedVersions(db, "exercise-hot")
         #expect(versions.count >= 3001)
         #expect(versions == Array(1...Int64(versions.count)))
         #expect(try ChainVerifier(db).verify().findings.isEmpty)

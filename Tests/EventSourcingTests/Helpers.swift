@@ -14,6 +14,12 @@ func eventCount(_ db: PostgresConnection) throws -> Int {
     try db.query("SELECT count(*) AS n FROM event_store.events").first?.decode("n") ?? -1
 }
 
+/// A stream's stored versions, in order.
+func storedVersions(_ db: PostgresConnection, _ stream: String) throws -> [Int64] {
+    try db.query("SELECT stream_version FROM event_store.events WHERE stream_name = \(stream) ORDER BY stream_version")
+        .map { try $0.decode("stream_version", as: Int64.self) }
+}
+
 /// Runs `body` on `count` threads at once and waits for all of them.
 func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     let group = DispatchGroup()
