@@ -46,6 +46,21 @@ public struct ChainVerifier {
 
     /// Verifies all chains, reading in batches of `batchSize` events.
     public func verify(batchSize: Int = 5000) throws -> Report {
+        // One snapshot for every read, so that appends committed while it runs are either wholly seen (the
+        // events and their records) or not at all. Inside the caller's transaction, that one is used.
+        guard !db.inTransaction else { return try verifyInSnapshot(batchSize: batchSize) }
+        try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        do {
+            let report = try verifyInSnapshot(batchSize: batchSize)
+            try db.execute("COMMIT")
+            return report
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    func verifyInSnapshot(batchSize: Int) throws -> Report {
         var report = Report()
         var heads: [String: (version: Int64, hash: Data)] = [:]
         for row in try db.query("SELECT stream_name, version, head_hash FROM event_store.streams") {

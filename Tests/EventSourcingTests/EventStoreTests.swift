@@ -492,6 +492,66 @@ struct EventStoreTests {
         #expect(try ChainVerifier(first).verify().findings.isEmpty)
     }
 
+    /// The same with a one-event append waiting (schema/0015): under 0014's shared lock it held the lock and
+    /// waited for the first transaction's insert while the first waited for its lock, a deadlock.
+    @Test func aTransactionAppendingTwiceToAStreamGoesAheadOfAOneEventAppendWaitingForIt() throws {
+        let database = try TestDatabase()
+        let first = try database.connect()
+        try EventStore(first).append([StreamAppend(stream: "exercise-ts25", expected: .noStream, events: events(1))])
+        try first.execute("BEGIN")
+        try EventStore(first).append([StreamAppend(stream: "exercise-ts25", expected: .any, events: events(1))])
+
+        let waiter = Box<String?>("not finished")
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            do {
+                try EventStore(try database.connect()).append([StreamAppend(stream: "exercise-ts25", expected: .any, events: events(1))])
+                waiter.mutate { $0 = nil }
+            } catch {
+                waiter.mutate { $0 = "\(error)" }
+            }
+            done.signal()
+        }.start()
+        #expect(done.wait(timeout: .now() + 0.5) == .timedOut)
+        try EventStore(first).append([StreamAppend(stream: "exercise-ts25", expected: .exact(2), events: events(2))])
+        try first.execute("COMMIT")
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(waiter.get == nil, "\(waiter.get ?? "")")
+        #expect(try EventStore(first).version(of: "exercise-ts25") == 5)
+        #expect(try ChainVerifier(first).verify().findings.isEmpty)
+    }
+
+    /// A verification while appends go on sees each append whole: its events and its record, or neither.
+    @Test func verifyingWhileAppendsGoOnFindsNothing() throws {
+        let database = try TestDatabase()
+        try EventStore(try database.connect()).append([StreamAppend(stream: "exercise-busy", expected: .noStream, events: events(1))])
+        let stop = Box(false)
+        let failures = Box([String]())
+        let writers = DispatchGroup()
+        for w in 0..<2 {
+            writers.enter()
+            Thread {
+                do {
+                    let store = EventStore(try database.connect())
+                    while !stop.get {
+                        try store.append([StreamAppend(stream: w == 0 ? "exercise-busy" : "unit-busy-\(Int.random(in: 0..<20))", expected: .any, events: events(1 + w))])
+                    }
+                } catch {
+                    failures.mutate { $0.append("\(error)") }
+                }
+                writers.leave()
+            }.start()
+        }
+        let db = try database.connect()
+        var found: [AuditFinding] = []
+        for _ in 0..<5 { found += try ChainVerifier(db).verify(batchSize: 50).findings }
+        stop.mutate { $0 = true }
+        writers.wait()
+        #expect(failures.get.isEmpty, "\(failures.get.prefix(3))")
+        #expect(found.isEmpty, "\(found.prefix(3))")
+        #expect(try ChainVerifier(db).verify().findings.isEmpty)
+    }
+
     /// Under REPEATABLE READ an append that cannot see the stream's newest event is a serialization failure,
     /// which the caller retries as a conflict, and writes nothing.
     @Test func anAppendUnderRepeatableReadThatMissedANewerEventIsASerializationFailure() throws {
